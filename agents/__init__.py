@@ -1,0 +1,5 @@
+"""Faust agents: one module per channel, plus the retry and compaction agents."""
+
+from agents import webhook
+
+__all__ = ["webhook"]

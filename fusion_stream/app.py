@@ -1,0 +1,39 @@
+"""The Faust app and the topics it consumes, declared from topics.yaml."""
+
+from __future__ import annotations
+
+import faust
+
+from fusion_stream.settings import get_settings
+from fusion_stream.topics import get_topics
+
+settings = get_settings()
+topics = get_topics()
+
+app = faust.App(
+    settings.app_id,
+    broker=settings.broker,
+    key_serializer="raw",
+    value_serializer="raw",
+    # Topics are created by `fusion-stream topics apply` from topics.yaml; Faust only
+    # declares its own internal topics (table changelogs).
+    topic_allow_declare=True,
+    topic_disable_leader=True,
+    topic_partitions=settings.table_partitions,
+    consumer_auto_offset_reset="earliest",
+    broker_commit_interval=settings.commit_interval,
+    producer_acks=-1,
+    store="memory://",
+    web_enabled=settings.web_port != 0,
+    web_port=settings.web_port or 6066,
+    web_bind=settings.web_bind,
+    web_in_thread=False,
+)
+
+
+def channel_topic(channel: str) -> faust.TopicT:
+    """The raw-bytes Faust topic of a channel (agents decode values themselves)."""
+    spec = topics.channel(channel)
+    return app.topic(
+        spec.topic, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw"
+    )

@@ -1,0 +1,5 @@
+"""``python -m fusion_stream.cli``: the same as the ``fusion-stream`` console script."""
+
+from fusion_stream.cli import main
+
+main()

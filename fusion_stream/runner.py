@@ -1,0 +1,42 @@
+"""The loop every channel agent runs: raw events into the in-flight window, acked in order."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fusion_stream.app import app, settings, topics
+from fusion_stream.processor import Record, headers_dict
+from fusion_stream.runtime import get_runtime
+from fusion_stream.window import InFlightWindow
+
+log = logging.getLogger(__name__)
+
+
+async def run_channel(stream: Any, channel: str) -> None:
+    """Consume ``stream`` (raw bytes) for ``channel`` until the worker stops.
+
+    Nothing escapes this loop: the processor routes every failure, and the window acks an
+    event only after its outcome is on the broker and every earlier event of its
+    partition is done.
+    """
+    runtime = await get_runtime(app, settings, topics)
+    processor = runtime.processor(channel)
+    manual = stream.noack()
+    window = InFlightWindow(settings.max_in_flight, settings.max_pending, manual.ack)
+    try:
+        async for event in manual.events():
+            message = event.message
+            record = Record(
+                topic=message.topic,
+                partition=message.partition,
+                offset=message.offset,
+                key=message.key,
+                value=message.value,
+                timestamp_ms=int(message.timestamp * 1000) if message.timestamp else None,
+                headers=headers_dict(message.headers),
+            )
+            await window.submit(message.tp, event, lambda r=record: processor.process(r))
+    finally:
+        # Stopping: unfinished work is cancelled and never acked, so it is redelivered.
+        await window.cancel()

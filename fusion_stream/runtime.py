@@ -1,0 +1,85 @@
+"""Per-worker services, built once inside the event loop: codec, providers, publisher."""
+
+from __future__ import annotations
+
+import asyncio
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+
+from fusion_stream.codec import AvroCodec
+from fusion_stream.processor import ChannelProcessor, Router
+from fusion_stream.publisher import KafkaPublisher
+from fusion_stream.settings import Settings
+from fusion_stream.topics import TopicsConfig
+from providers.base import ProviderContext
+from providers.registry import ProviderPool, discover
+
+
+@dataclass
+class Runtime:
+    """Everything the channel agents share inside one worker process."""
+
+    settings: Settings
+    topics: TopicsConfig
+    codec: AvroCodec
+    session: aiohttp.ClientSession
+    pool: ProviderPool
+    publisher: KafkaPublisher
+    executor: ThreadPoolExecutor
+    processors: dict[str, ChannelProcessor] = field(default_factory=dict)
+
+    def processor(self, channel: str) -> ChannelProcessor:
+        if channel not in self.processors:
+            spec = self.topics.channel(channel)
+            self.processors[channel] = ChannelProcessor(
+                channel=channel,
+                schema=spec.value_schema,
+                codec=self.codec,
+                router=Router(self.pool, self.settings.default_provider),
+                publisher=self.publisher,
+                outcomes_topic=self.topics.outcomes,
+                host=self.settings.host,
+            )
+        return self.processors[channel]
+
+    async def close(self) -> None:
+        await self.pool.close()
+        await self.session.close()
+        self.executor.shutdown(wait=False, cancel_futures=True)
+
+
+_runtime: Runtime | None = None
+_lock = asyncio.Lock()
+
+
+async def get_runtime(app: Any, settings: Settings, topics: TopicsConfig) -> Runtime:
+    """The worker's runtime, created on first use (inside the running loop)."""
+    global _runtime
+    async with _lock:
+        if _runtime is None:
+            connector = aiohttp.TCPConnector(limit=settings.max_in_flight * 2, ttl_dns_cache=300)
+            session = aiohttp.ClientSession(connector=connector)
+            executor = ThreadPoolExecutor(max_workers=16, thread_name_prefix="fusion-blocking")
+            context = ProviderContext(
+                session=session, settings=settings, config=lambda name: {}, executor=executor
+            )
+            _runtime = Runtime(
+                settings=settings,
+                topics=topics,
+                codec=AvroCodec(settings.schemas_dir, registry_url=settings.schema_registry_url),
+                session=session,
+                pool=ProviderPool(discover(), context),
+                publisher=KafkaPublisher(app),
+                executor=executor,
+            )
+        return _runtime
+
+
+async def close_runtime() -> None:
+    global _runtime
+    if _runtime is not None:
+        runtime, _runtime = _runtime, None
+        await runtime.close()

@@ -1,0 +1,70 @@
+"""One frozen settings object read from the environment (prefix ``FUSION_``)."""
+
+from __future__ import annotations
+
+import socket
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    """Worker settings. Every field is ``FUSION_<NAME>`` in the environment."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="FUSION_", frozen=True, env_nested_delimiter="__", extra="ignore"
+    )
+
+    #: Kafka bootstrap URL(s), faust style: ``kafka://host:port[;kafka://host2:port]``
+    broker: str = "kafka://127.0.0.1:9092"
+    #: Faust app id; also the consumer group id
+    app_id: str = "fusion-stream"
+    #: Schema Registry URL; when set, records are written with Confluent framing
+    schema_registry_url: str | None = None
+    #: path of topics.yaml (every topic, its configs and value schema)
+    topics_file: Path = ROOT / "topics.yaml"
+    #: folder holding the Avro schemas (.avsc)
+    schemas_dir: Path = ROOT / "schemas"
+    #: provider calls in flight per channel agent (Little's law: rate x latency)
+    max_in_flight: int = Field(default=100, ge=1)
+    #: default HTTP timeout of a webhook call, seconds (the old worker used 15)
+    webhook_timeout: float = Field(default=15.0, gt=0)
+    #: default provider per channel when an event names none
+    default_provider: dict[str, str] = Field(
+        default_factory=lambda: {
+            "sms": "console",
+            "sms.otp": "console",
+            "email": "console",
+            "push": "console",
+            "whatsapp": "console",
+            "webhook": "http",
+        }
+    )
+    #: how often offsets are committed, seconds
+    commit_interval: float = Field(default=1.0, gt=0)
+    #: port of the worker's web server (health, metrics); 0 disables it
+    web_port: int = 6066
+    #: address the web server binds (health probes need the pod IP in Kubernetes)
+    web_bind: str = "127.0.0.1"
+    #: partitions of Faust's table changelogs (must equal the channel topics' partitions)
+    table_partitions: int = Field(default=6, ge=1)
+    #: started-but-unacked events per channel agent (bounds memory and redelivery)
+    max_pending: int = Field(default=1000, ge=1)
+    #: host name reported in outcomes (the old log structure's ``host``)
+    host: str = Field(default_factory=socket.gethostname)
+    #: bytes of a provider response kept in an outcome
+    response_excerpt: int = 300
+    #: SASL password for the broker, if any (masked when printed)
+    broker_password: SecretStr | None = None
+    #: log level of the worker
+    log_level: str = "info"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings (read once)."""
+    return Settings()
