@@ -1,0 +1,1 @@
+"""SMS provider adapters: one module per provider (OTP adapters live here too)."""

@@ -1,0 +1,1 @@
+"""Webhook adapters: outbound HTTP calls to tenants' endpoints."""
