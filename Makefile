@@ -7,8 +7,10 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | cksum |
 FUSION_KAFKA_PORT ?= 9092
 export FUSION_KAFKA_PORT
 # Point at an existing broker with FUSION_BROKER=kafka://host:9092: nothing is started then.
-FUSION_BROKER ?= kafka://127.0.0.1:$(FUSION_KAFKA_PORT)
-export FUSION_BROKER
+BROKER_URL := $(or $(FUSION_BROKER),kafka://127.0.0.1:$(FUSION_KAFKA_PORT))
+# The local broker has one node; production topics.yaml asks for 3 replicas.
+FUSION_TOPICS_REPLICATION_FACTOR ?= $(if $(FUSION_BROKER),,1)
+WITH_BROKER := FUSION_BROKER=$(BROKER_URL) FUSION_TOPICS_REPLICATION_FACTOR=$(FUSION_TOPICS_REPLICATION_FACTOR)
 PYTEST_ARGS ?=
 
 .PHONY: setup run test lint fmt kafka-up kafka-down kafka-status topics bench clean
@@ -31,12 +33,12 @@ kafka-status: setup
 	@$(BIN)/fusion-stream kafka status
 
 topics: kafka-up  ## create/alter the topics of topics.yaml
-	@$(BIN)/fusion-stream topics apply
+	@$(WITH_BROKER) $(BIN)/fusion-stream topics apply
 
 run: topics  ## worker + a demo HTTP sink on 127.0.0.1:8099; Ctrl-C stops both
 	@$(BIN)/fusion-stream sink --port 8099 & sink=$$!; \
 	trap 'kill $$sink 2>/dev/null' EXIT; \
-	$(BIN)/fusion-stream worker --hint
+	$(WITH_BROKER) $(BIN)/fusion-stream worker --hint
 
 lint: setup
 	@$(BIN)/ruff check .
@@ -48,10 +50,10 @@ fmt: setup
 	@$(BIN)/ruff check --fix .
 
 test: kafka-up  ## the whole suite against the real broker
-	@$(BIN)/pytest $(PYTEST_ARGS)
+	@$(WITH_BROKER) $(BIN)/pytest $(PYTEST_ARGS)
 
 bench: kafka-up
-	@$(BIN)/python -m bench $(BENCH_ARGS)
+	@$(WITH_BROKER) $(BIN)/python -m bench $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,5 +1,5 @@
 """Faust agents: one module per channel, plus the retry and compaction agents."""
 
-from agents import webhook
+from agents import retry, webhook
 
-__all__ = ["webhook"]
+__all__ = ["retry", "webhook"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import faust
 
 from fusion_stream.settings import get_settings
@@ -24,11 +26,24 @@ app = faust.App(
     broker_commit_interval=settings.commit_interval,
     producer_acks=-1,
     store="memory://",
+    table_standby_replicas=0,
     web_enabled=settings.web_port != 0,
     web_port=settings.web_port or 6066,
     web_bind=settings.web_bind,
     web_in_thread=False,
 )
+
+
+def ledger_table(channel: str) -> Any:
+    """The delivery ledger of a channel, co-partitioned with its topic."""
+    spec = topics.topic(topics.channel(channel).topic)
+    return app.Table(
+        f"ledger-{channel}",
+        partitions=spec.partitions,
+        key_type=bytes,
+        value_type=bytes,
+        help=f"Delivery ledger of {channel}: job_id -> in-flight|sent",
+    )
 
 
 def channel_topic(channel: str) -> faust.TopicT:

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from fusion_stream.sms.phone import PhoneNumber
 
 
 @dataclass(slots=True)
@@ -25,6 +28,8 @@ class Job:
     timestamp_ms: int | None = None
     headers: Mapping[str, bytes] = field(default_factory=dict)
     raw: bytes = b""
+    #: the validated destination number of SMS/WhatsApp jobs (set by the SMS router)
+    phone: PhoneNumber | None = None
 
     @property
     def task_type(self) -> str:

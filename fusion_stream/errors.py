@@ -1,4 +1,4 @@
-"""Typed errors: one root, delivery errors (transient / permanent), configuration and decode errors."""
+"""Typed errors: one root; transient/permanent delivery, configuration and decode errors."""
 
 from __future__ import annotations
 

@@ -83,7 +83,9 @@ def build_outcome(
         "message": message or _default_message(status, result, error),
         "error": _error_line(error),
         "error_class": type(error).__name__ if error else None,
-        "response_status": _int_or_none(result.status if result else getattr(error, "status", None)),
+        "response_status": _int_or_none(
+            result.status if result else getattr(error, "status", None)
+        ),
         "response_excerpt": (result.response if result else getattr(error, "body", None)) or None,
         "provider_message_id": result.message_id if result else None,
         "latency_ms": latency_ms,
@@ -124,6 +126,6 @@ def _error_line(error: BaseException | None) -> str | None:
 
 def _int_or_none(value: object) -> int | None:
     try:
-        return int(value)  # type: ignore[call-overload, no-any-return]
+        return int(value)  # type: ignore[call-overload]
     except (TypeError, ValueError):
         return None

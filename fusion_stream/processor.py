@@ -1,27 +1,27 @@
-"""One channel's pipeline for one record: decode, route, send, publish the outcome.
+"""One channel's pipeline for one record: decode, dedupe, route, send, then route the result.
 
-``process`` never raises (except on cancellation): every failure becomes an outcome,
-a retry record or a dead letter, and only then may the input record be acked.
+``process`` never raises (except on cancellation): every failure becomes an outcome plus a
+retry record or a dead letter, and only once those are on the broker may the input record
+be acked.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
-from fusion_stream.envelope import Job, SendResult
-from fusion_stream.errors import (
-    ConfigurationError,
-    DecodeError,
-    DeliveryError,
-    PermanentError,
-    RejectedError,
-    TransientError,
-)
-from fusion_stream.outcomes import Source, Status, build_outcome
+from fusion_stream import headers as h
+from fusion_stream import metrics
+from fusion_stream.codec import RegistryUnavailableError
+from fusion_stream.envelope import Job
+from fusion_stream.errors import ConfigurationError, DecodeError, DeliveryError
+from fusion_stream.outcomes import Source, Status, build_outcome, now_ms
+from fusion_stream.retry import Action, Decision, decide, expired
+from fusion_stream.topics import ChannelSpec
 from fusion_stream.types import Codec, Publisher
 
 log = logging.getLogger(__name__)
@@ -44,7 +44,9 @@ class Record:
         return Source(self.topic, self.partition, self.offset, self.timestamp_ms)
 
 
-def headers_dict(headers: Sequence[tuple[str, bytes]] | Mapping[str, bytes] | None) -> dict[str, bytes]:
+def headers_dict(
+    headers: Sequence[tuple[str, bytes]] | Mapping[str, bytes] | None,
+) -> dict[str, bytes]:
     """Kafka headers as a dict (the last value of a repeated name wins)."""
     if not headers:
         return {}
@@ -62,61 +64,128 @@ class Router:
     def adapter_for(self, job: Job) -> Any:
         name = job.provider_name or self._default.get(job.channel)
         if not name:
-            raise ConfigurationError(f"no provider named and no default for channel {job.channel!r}")
+            raise ConfigurationError(
+                f"no provider named and no default for channel {job.channel!r}"
+            )
         return self._pool.get(job.channel, name)
 
 
-class ChannelProcessor:
-    """Processes the records of one channel topic.
+class Ledger(Protocol):
+    """Remembers which jobs were sent (or were in flight) so a redelivery is not re-sent."""
 
-    :param channel: channel name (topics.yaml)
-    :param schema: Avro schema name of the channel's values
-    :param outcomes_topic: where outcomes go
+    def state(self, job: Job) -> str | None: ...
+
+    async def mark(self, job: Job, state: str) -> None: ...
+
+    async def forget(self, job: Job) -> None: ...
+
+
+class Callbacks(Protocol):
+    def post(self, url: str, outcome: Mapping[str, Any]) -> None: ...
+
+
+IN_FLIGHT, SENT = "in-flight", "sent"
+
+
+class ChannelProcessor:
+    """Processes the records of one channel topic (and its retries).
+
+    :param in_flight_policy: what to do with a redelivered job found ``in-flight`` (the
+        worker died during the provider call): ``resend`` or ``hold`` (``unknown`` outcome)
     """
 
     def __init__(
         self,
         *,
-        channel: str,
-        schema: str,
+        channel: ChannelSpec,
         codec: Codec,
         router: Router,
         publisher: Publisher,
         outcomes_topic: str,
         host: str,
+        ledger: Ledger | None = None,
+        callbacks: Callbacks | None = None,
+        in_flight_policy: str = "hold",
     ) -> None:
-        self.channel = channel
-        self.schema = schema
+        self.spec = channel
+        self.channel = channel.name
         self.codec = codec
         self.router = router
         self.publisher = publisher
         self.outcomes_topic = outcomes_topic
         self.host = host
+        self.ledger = ledger
+        self.callbacks = callbacks
+        self.in_flight_policy = in_flight_policy
 
     async def process(self, record: Record) -> None:
-        started = time.monotonic()
         key = record.key.decode("utf-8", "replace") if record.key else None
         try:
-            job = self.decode(record, key)
+            job = await self.decode(record, key)
         except DecodeError as exc:
-            await self.on_undecodable(record, key, exc)
+            await self.dead_letter(
+                record,
+                key or "",
+                exc,
+                Decision(Action.DEAD_LETTER, Status.REJECTED, "undecodable"),
+                stage="deserialize",
+                attempt=h.integer(record.headers, h.ATTEMPT, 0) + 1,
+            )
             return
+        attempt = h.integer(record.headers, h.ATTEMPT, 0) + 1
+        if expired(now_ms=now_ms(), expires_at_ms=self.expires_at(job)):
+            await self.emit(
+                record,
+                job.job_id,
+                Status.EXPIRED,
+                job=job,
+                attempt=attempt,
+                message="expired: not sent after its expiry",
+            )
+            return
+        if self.ledger is not None and not await self.check_ledger(record, job, attempt):
+            return
+        started = time.monotonic()
         provider: str | None = None
         try:
             adapter = self.router.adapter_for(job)
             provider = adapter.name
             result = await adapter.send(job)
         except Exception as exc:  # every failure is routed, none escapes
-            await self.on_failure(record, job, provider, exc, _ms_since(started))
+            if self.ledger is not None:
+                await self.ledger.forget(job)
+            await self.on_failure(record, job, provider, exc, attempt, _ms_since(started))
             return
-        await self.on_success(record, job, result, _ms_since(started))
+        if self.ledger is not None:
+            await self.ledger.mark(job, SENT)
+        metrics.LATENCY.labels(self.channel, result.provider).observe(time.monotonic() - started)
+        await self.emit(
+            record,
+            job.job_id,
+            Status.SENT,
+            job=job,
+            result=result,
+            attempt=attempt,
+            latency_ms=_ms_since(started),
+        )
 
-    def decode(self, record: Record, key: str | None) -> Job:
+    async def decode(self, record: Record, key: str | None) -> Job:
         if record.value is None:
             raise DecodeError("record has no value (tombstone)", raw=None)
-        payload = self.codec.decode(record.value, self.schema, key=key)
+        delay = 0.5
+        while True:
+            try:
+                payload = self.codec.decode(record.value, self.spec.value_schema, key=key)
+                break
+            except RegistryUnavailableError as exc:
+                # Not the record's fault: wait for the registry rather than dead-letter.
+                log.warning("schema registry unavailable (%s); retrying in %.1fs", exc, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 30)
         return Job(
-            job_id=str(payload.get("job_id") or key or f"{record.topic}-{record.partition}-{record.offset}"),
+            job_id=str(
+                payload.get("job_id") or key or f"{record.topic}-{record.partition}-{record.offset}"
+            ),
             channel=self.channel,
             payload=payload,
             topic=record.topic,
@@ -127,37 +196,216 @@ class ChannelProcessor:
             raw=record.value,
         )
 
-    async def on_success(self, record: Record, job: Job, result: SendResult, latency_ms: float) -> None:
-        await self.emit(record, job.job_id, Status.SENT, job=job, result=result, latency_ms=latency_ms)
+    def expires_at(self, job: Job) -> int | None:
+        value = job.payload.get("expires_at")
+        return int(value) if value else None
+
+    async def check_ledger(self, record: Record, job: Job, attempt: int) -> bool:
+        """True when the job may be sent now; otherwise its outcome is already published."""
+        assert self.ledger is not None
+        state = self.ledger.state(job)
+        if state == SENT:
+            await self.emit(
+                record,
+                job.job_id,
+                Status.DUPLICATE,
+                job=job,
+                attempt=attempt,
+                message="duplicate: already sent, not sent again",
+            )
+            return False
+        if state == IN_FLIGHT and self.in_flight_policy != "resend":
+            await self.emit(
+                record,
+                job.job_id,
+                Status.UNKNOWN,
+                job=job,
+                attempt=attempt,
+                message="unknown: a worker stopped during the provider call; "
+                "not re-sent (reconcile with the provider)",
+            )
+            return False
+        await self.ledger.mark(job, IN_FLIGHT)
+        return True
 
     async def on_failure(
-        self, record: Record, job: Job, provider: str | None, exc: Exception, latency_ms: float
+        self,
+        record: Record,
+        job: Job,
+        provider: str | None,
+        exc: Exception,
+        attempt: int,
+        latency_ms: float,
     ) -> None:
-        status = classify(exc)
-        if status is Status.FAILED and not isinstance(exc, DeliveryError | ConfigurationError):
-            log.exception("unexpected error processing job %s", job.job_id, exc_info=exc)
+        if not isinstance(exc, DeliveryError | ConfigurationError):
+            log.error("unexpected error in job %s (%s)", job.job_id, exc, exc_info=exc)
+        first_failure = h.integer(record.headers, h.FIRST_FAILURE, now_ms())
+        created = int(job.payload.get("created_at") or 0)
+        decision = decide(
+            exc,
+            attempt=attempt,
+            policy=self.spec.retry,
+            now_ms=now_ms(),
+            born_ms=created or first_failure,
+            otp=self.spec.otp or bool(job.payload.get("isOTP")),
+            expires_at_ms=self.expires_at(job),
+        )
+        if decision.alert:
+            metrics.CONFIG_ALERTS.labels(self.channel, provider or job.provider_name or "").inc()
+        if decision.action is Action.RETRY:
+            await self.retry(
+                record, job, provider, exc, decision, attempt, first_failure, latency_ms
+            )
+        elif decision.action is Action.DEAD_LETTER:
+            await self.dead_letter(
+                record,
+                job.job_id,
+                exc,
+                decision,
+                stage="process",
+                job=job,
+                provider=provider,
+                attempt=attempt,
+                first_failure=first_failure,
+                latency_ms=latency_ms,
+            )
+        else:
+            await self.emit(
+                record,
+                job.job_id,
+                decision.status,
+                job=job,
+                provider=provider,
+                error=exc,
+                attempt=attempt,
+                latency_ms=latency_ms,
+            )
+
+    async def retry(
+        self,
+        record: Record,
+        job: Job,
+        provider: str | None,
+        exc: Exception,
+        decision: Decision,
+        attempt: int,
+        first_failure: int,
+        latency_ms: float,
+    ) -> None:
+        assert decision.tier is not None and decision.due_at_ms is not None
+        retry_headers = dict(record.headers)
+        retry_headers.update(
+            h.encode(
+                {
+                    h.ATTEMPT: attempt,
+                    h.FIRST_FAILURE: first_failure,
+                    h.DUE: decision.due_at_ms,
+                    h.TIER: decision.tier.topic,
+                    h.LAST_ERROR: _one_line(exc),
+                    h.ERROR_CLASS: type(exc).__name__,
+                    h.PROVIDER: provider,
+                    h.SOURCE_TOPIC: h.text(record.headers, h.SOURCE_TOPIC, record.topic),
+                    h.SOURCE_PARTITION: h.integer(
+                        record.headers, h.SOURCE_PARTITION, record.partition
+                    ),
+                    h.SOURCE_OFFSET: h.integer(record.headers, h.SOURCE_OFFSET, record.offset),
+                }
+            )
+        )
+        # The bytes go unchanged: the retried event is the same event.
+        await self.publisher.publish(decision.tier.topic, record.key, record.value, retry_headers)
+        metrics.RETRIES.labels(self.channel, decision.tier.topic).inc()
         await self.emit(
-            record, job.job_id, status, job=job, provider=provider, error=exc, latency_ms=latency_ms
+            record,
+            job.job_id,
+            Status.RETRYING,
+            job=job,
+            provider=provider,
+            error=exc,
+            attempt=attempt,
+            latency_ms=latency_ms,
+            extra={"retry_tier": decision.tier.topic, "due_at": decision.due_at_ms},
         )
 
-    async def on_undecodable(self, record: Record, key: str | None, exc: DecodeError) -> None:
-        await self.emit(record, key or "", Status.REJECTED, error=exc)
+    async def dead_letter(
+        self,
+        record: Record,
+        job_id: str,
+        exc: Exception,
+        decision: Decision,
+        *,
+        stage: str,
+        attempt: int,
+        job: Job | None = None,
+        provider: str | None = None,
+        first_failure: int | None = None,
+        latency_ms: float | None = None,
+    ) -> None:
+        dlq_headers = h.dead_letter(
+            record.headers,
+            topic=record.topic,
+            partition=record.partition,
+            offset=record.offset,
+            timestamp_ms=record.timestamp_ms,
+            error_class=_fqcn(exc),
+            error_message=_one_line(exc),
+            stage=stage,
+            extra={
+                h.ATTEMPT: attempt,
+                h.FIRST_FAILURE: first_failure or now_ms(),
+                h.PROVIDER: provider,
+                h.STATUS: decision.status,
+            },
+        )
+        key = record.key if record.key is not None else (job_id.encode() if job_id else None)
+        await self.publisher.publish(self.spec.dlq, key, record.value, dlq_headers)
+        metrics.DEAD_LETTERS.labels(self.channel, stage, decision.status).inc()
+        await self.emit(
+            record,
+            job_id,
+            decision.status,
+            job=job,
+            provider=provider,
+            error=exc,
+            attempt=attempt,
+            latency_ms=latency_ms,
+            message=f"{decision.status} ({decision.reason}); dead letter in {self.spec.dlq}",
+        )
 
     async def emit(self, record: Record, job_id: str, status: Status, **kw: Any) -> None:
         outcome = build_outcome(
-            job_id=job_id, channel=self.channel, status=status, host=self.host, source=record.source, **kw
+            job_id=job_id,
+            channel=self.channel,
+            status=status,
+            host=self.host,
+            source=record.source,
+            **kw,
         )
         value = self.codec.encode("outcome", outcome)
-        await self.publisher.publish(self.outcomes_topic, job_id.encode() if job_id else None, value)
+        await self.publisher.publish(
+            self.outcomes_topic, job_id.encode() if job_id else None, value
+        )
+        metrics.OUTCOMES.labels(self.channel, outcome["provider"] or "", str(status)).inc()
+        job = kw.get("job")
+        if status is not Status.RETRYING and self.callbacks is not None and job is not None:
+            url = job.callback_url
+            if url and self.wants_outcome_callback(job):
+                self.callbacks.post(url, outcome)
+
+    def wants_outcome_callback(self, job: Job) -> bool:
+        # The webhook channel keeps the old meaning of callback_url: its adapter posts the
+        # HTTP response there when callback=1. Other channels get the terminal outcome.
+        return self.channel != "webhook"
 
 
-def classify(exc: BaseException) -> Status:
-    """The terminal status of an error when it is not retried."""
-    if isinstance(exc, RejectedError):
-        return Status.REJECTED
-    if isinstance(exc, PermanentError | TransientError | ConfigurationError):
-        return Status.FAILED
-    return Status.FAILED
+def _one_line(exc: BaseException) -> str:
+    one_line = getattr(exc, "one_line", None)
+    return str(one_line() if callable(one_line) else f"{type(exc).__name__}: {exc}")[:1000]
+
+
+def _fqcn(exc: BaseException) -> str:
+    cls = type(exc)
+    return f"{cls.__module__}.{cls.__qualname__}"
 
 
 def _ms_since(started: float) -> float:

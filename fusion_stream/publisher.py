@@ -28,6 +28,7 @@ class KafkaPublisher:
         key: bytes | None,
         value: bytes | None,
         headers: Mapping[str, bytes] | None = None,
+        partition: int | None = None,
     ) -> None:
         header_list = list(headers.items()) if headers else None
         delay = 0.1
@@ -35,7 +36,7 @@ class KafkaPublisher:
             try:
                 producer = await self._app.maybe_start_producer()
                 fut = await producer.send(
-                    topic, key, value, partition=None, timestamp=None, headers=header_list
+                    topic, key, value, partition=partition, timestamp=None, headers=header_list
                 )
                 await fut
                 return

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from functools import partial
 from typing import Any
 
 from fusion_stream.app import app, settings, topics
@@ -13,7 +14,7 @@ from fusion_stream.window import InFlightWindow
 log = logging.getLogger(__name__)
 
 
-async def run_channel(stream: Any, channel: str) -> None:
+async def run_channel(stream: Any, channel: str, ledger: Any | None = None) -> None:
     """Consume ``stream`` (raw bytes) for ``channel`` until the worker stops.
 
     Nothing escapes this loop: the processor routes every failure, and the window acks an
@@ -21,7 +22,7 @@ async def run_channel(stream: Any, channel: str) -> None:
     partition is done.
     """
     runtime = await get_runtime(app, settings, topics)
-    processor = runtime.processor(channel)
+    processor = runtime.processor(channel, ledger)
     manual = stream.noack()
     window = InFlightWindow(settings.max_in_flight, settings.max_pending, manual.ack)
     try:
@@ -36,7 +37,7 @@ async def run_channel(stream: Any, channel: str) -> None:
                 timestamp_ms=int(message.timestamp * 1000) if message.timestamp else None,
                 headers=headers_dict(message.headers),
             )
-            await window.submit(message.tp, event, lambda r=record: processor.process(r))
+            await window.submit(message.tp, event, partial(processor.process, record))
     finally:
         # Stopping: unfinished work is cancelled and never acked, so it is redelivered.
         await window.cancel()

@@ -9,7 +9,9 @@ from typing import Any
 
 import aiohttp
 
+from fusion_stream.callbacks import CallbackPoster
 from fusion_stream.codec import AvroCodec
+from fusion_stream.ledger import TableLedger
 from fusion_stream.processor import ChannelProcessor, Router
 from fusion_stream.publisher import KafkaPublisher
 from fusion_stream.settings import Settings
@@ -29,23 +31,29 @@ class Runtime:
     pool: ProviderPool
     publisher: KafkaPublisher
     executor: ThreadPoolExecutor
+    callbacks: CallbackPoster
     processors: dict[str, ChannelProcessor] = field(default_factory=dict)
 
-    def processor(self, channel: str) -> ChannelProcessor:
+    def processor(self, channel: str, ledger_table: Any | None = None) -> ChannelProcessor:
         if channel not in self.processors:
-            spec = self.topics.channel(channel)
+            policies = self.settings.in_flight_policy
             self.processors[channel] = ChannelProcessor(
-                channel=channel,
-                schema=spec.value_schema,
+                channel=self.topics.channel(channel),
                 codec=self.codec,
                 router=Router(self.pool, self.settings.default_provider),
                 publisher=self.publisher,
                 outcomes_topic=self.topics.outcomes,
                 host=self.settings.host,
+                ledger=TableLedger(ledger_table, self.settings.ledger_ttl)
+                if ledger_table
+                else None,
+                callbacks=self.callbacks,
+                in_flight_policy=policies.get(channel, policies.get("default", "hold")),
             )
         return self.processors[channel]
 
     async def close(self) -> None:
+        await self.callbacks.close()
         await self.pool.close()
         await self.session.close()
         self.executor.shutdown(wait=False, cancel_futures=True)
@@ -74,6 +82,7 @@ async def get_runtime(app: Any, settings: Settings, topics: TopicsConfig) -> Run
                 pool=ProviderPool(discover(), context),
                 publisher=KafkaPublisher(app),
                 executor=executor,
+                callbacks=CallbackPoster(session, attempts=settings.callback_attempts),
             )
         return _runtime
 

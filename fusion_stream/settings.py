@@ -52,6 +52,18 @@ class Settings(BaseSettings):
     web_bind: str = "127.0.0.1"
     #: partitions of Faust's table changelogs (must equal the channel topics' partitions)
     table_partitions: int = Field(default=6, ge=1)
+    #: how long the delivery ledger remembers a job id (dedupe window), seconds
+    ledger_ttl: float = Field(default=24 * 3600, gt=0)
+    #: a redelivered job found in flight (the worker died mid-call): ``resend`` or ``hold``
+    #: (``unknown`` outcome, reconcile with the provider). OTPs are resent: a login code that
+    #: never arrives is worse than one that arrives twice.
+    in_flight_policy: dict[str, str] = Field(
+        default_factory=lambda: {"sms.otp": "resend", "default": "hold"}
+    )
+    #: tries of an outcome callback POST (never blocks the channel)
+    callback_attempts: int = Field(default=3, ge=1)
+    #: consumer group of the retry tiers (default: ``<app_id>-retry``)
+    retry_group: str | None = None
     #: started-but-unacked events per channel agent (bounds memory and redelivery)
     max_pending: int = Field(default=1000, ge=1)
     #: host name reported in outcomes (the old log structure's ``host``)

@@ -39,4 +39,5 @@ class Publisher(Protocol):
         key: bytes | None,
         value: bytes | None,
         headers: Mapping[str, bytes] | None = None,
+        partition: int | None = None,
     ) -> None: ...

@@ -54,7 +54,9 @@ class InFlightWindow:
         """Items started and not yet acked."""
         return self._pending
 
-    async def submit(self, partition: Hashable, item: Any, work: Callable[[], Awaitable[None]]) -> None:
+    async def submit(
+        self, partition: Hashable, item: Any, work: Callable[[], Awaitable[None]]
+    ) -> None:
         """Wait for room, then start ``work()`` for ``item`` of ``partition``.
 
         ``work`` must handle its own errors; if it raises anyway the item is never acked
@@ -68,7 +70,9 @@ class InFlightWindow:
         self._queues.setdefault(partition, deque()).append(entry)
         entry.task = asyncio.create_task(self._run(partition, entry, work))
 
-    async def _run(self, partition: Hashable, entry: _Entry, work: Callable[[], Awaitable[None]]) -> None:
+    async def _run(
+        self, partition: Hashable, entry: _Entry, work: Callable[[], Awaitable[None]]
+    ) -> None:
         try:
             await work()
         except asyncio.CancelledError:

@@ -20,9 +20,7 @@ BROKER = os.environ.get("FUSION_BROKER", "kafka://127.0.0.1:9092")
 
 
 def bootstrap() -> str:
-    return ",".join(
-        part.split("://", 1)[-1] for part in re.split(r"[;,]", BROKER) if part.strip()
-    )
+    return ",".join(part.split("://", 1)[-1] for part in re.split(r"[;,]", BROKER) if part.strip())
 
 
 def free_port() -> int:
@@ -70,8 +68,17 @@ def make_topic_set(tmp: Path, *, edit: Callable[[str], str] | None = None) -> To
 
 def apply_topic_set(topic_set: TopicSet) -> None:
     subprocess.run(
-        [sys.executable, "-m", "fusion_stream.cli", "topics", "apply", "--file", str(topic_set.path),
-         "--replication-factor", "1"],
+        [
+            sys.executable,
+            "-m",
+            "fusion_stream.cli",
+            "topics",
+            "apply",
+            "--file",
+            str(topic_set.path),
+            "--replication-factor",
+            "1",
+        ],
         check=True,
         capture_output=True,
         env={**os.environ, "FUSION_BROKER": BROKER},
@@ -90,7 +97,9 @@ def topic_set(broker: str, tmp_path: Path) -> TopicSet:
 class Worker:
     """A `fusion-stream worker` subprocess bound to one topic set and consumer group."""
 
-    def __init__(self, topic_set: TopicSet, log_dir: Path, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, topic_set: TopicSet, log_dir: Path, env: dict[str, str] | None = None
+    ) -> None:
         self.topic_set = topic_set
         self.app_id = f"{topic_set.prefix}fusion-stream"
         self.log_dir = log_dir
@@ -150,7 +159,9 @@ class Worker:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(10)
-                raise AssertionError(f"worker ignored SIGTERM:\n{self.log_text()[-4000:]}") from None
+                raise AssertionError(
+                    f"worker ignored SIGTERM:\n{self.log_text()[-4000:]}"
+                ) from None
         return int(self.proc.returncode)
 
 

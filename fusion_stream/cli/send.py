@@ -27,7 +27,9 @@ def produce(channel: str, payload: dict[str, Any], *, count: int = 1) -> list[st
     topics = get_topics()
     spec = topics.channel(channel)
     codec = _codec()
-    producer = Producer({"bootstrap.servers": bootstrap_servers(get_settings().broker), "acks": "all"})
+    producer = Producer(
+        {"bootstrap.servers": bootstrap_servers(get_settings().broker), "acks": "all"}
+    )
     errors: list[str] = []
 
     def on_delivery(err: Any, _msg: Any) -> None:
@@ -43,7 +45,9 @@ def produce(channel: str, payload: dict[str, Any], *, count: int = 1) -> list[st
             )
         record.setdefault("created_at", int(time.time() * 1000))
         value = codec.encode(spec.value_schema, record)
-        producer.produce(spec.topic, key=record["job_id"].encode(), value=value, on_delivery=on_delivery)
+        producer.produce(
+            spec.topic, key=record["job_id"].encode(), value=value, on_delivery=on_delivery
+        )
         producer.poll(0)
         job_ids.append(record["job_id"])
     remaining = producer.flush(30)
@@ -203,7 +207,7 @@ def outcomes(follow: bool, job_id: str | None, as_json: bool, from_beginning: bo
             if msg.error():
                 continue
             try:
-                record = codec.decode(msg.value(), "outcome")
+                record = codec.decode(msg.value() or b"", "outcome")
             except DecodeError as exc:
                 click.echo(f"(undecodable outcome at offset {msg.offset()}: {exc})", err=True)
                 continue

@@ -1,4 +1,4 @@
-"""``fusion-stream sink``: a loopback HTTP endpoint that prints what it receives (demo, make run)."""
+"""``fusion-stream sink``: a loopback HTTP endpoint printing what it receives (for make run)."""
 
 from __future__ import annotations
 
@@ -20,4 +20,9 @@ def sink(host: str, port: int, status: int) -> None:
 
     app = web.Application()
     app.router.add_route("*", "/{tail:.*}", handle)
-    web.run_app(app, host=host, port=port, print=lambda *a: click.echo(f"sink listening on http://{host}:{port}/"))
+    web.run_app(
+        app,
+        host=host,
+        port=port,
+        print=lambda *a: click.echo(f"sink listening on http://{host}:{port}/"),
+    )

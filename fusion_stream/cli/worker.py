@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
 
@@ -20,8 +22,8 @@ def worker(loglevel: str | None, hint: bool) -> None:
     from fusion_stream.app import app, settings
     from fusion_stream.runtime import close_runtime
 
-    @app.on_before_shutdown.connect
-    async def _close(app: object, **kwargs: object) -> None:
+    @app.on_before_shutdown.connect  # type: ignore[arg-type]
+    async def _close(app: object, **kwargs: Any) -> None:
         await close_runtime()
 
     class Worker(faust.Worker):

@@ -47,8 +47,12 @@ def read_outcomes(topic_set: TopicSet, until: int, timeout: float = 180) -> list
     """Read the outcomes topic from the start until ``until`` records or the timeout."""
     topic = topic_set.config().outcomes
     consumer = Consumer(
-        {"bootstrap.servers": bootstrap(), "group.id": f"{topic_set.prefix}reader-{time.time()}",
-         "auto.offset.reset": "earliest", "enable.auto.commit": False}
+        {
+            "bootstrap.servers": bootstrap(),
+            "group.id": f"{topic_set.prefix}reader-{time.time()}",
+            "auto.offset.reset": "earliest",
+            "enable.auto.commit": False,
+        }
     )
     consumer.subscribe([topic])
     found: list[dict[str, Any]] = []
@@ -66,7 +70,9 @@ def read_outcomes(topic_set: TopicSet, until: int, timeout: float = 180) -> list
 def committed_lag(topic_set: TopicSet, app_id: str) -> int:
     """Messages of the webhook topic not yet committed by the worker's consumer group."""
     topic = topic_set.config().channel("webhook").topic
-    consumer = Consumer({"bootstrap.servers": bootstrap(), "group.id": app_id, "enable.auto.commit": False})
+    consumer = Consumer(
+        {"bootstrap.servers": bootstrap(), "group.id": app_id, "enable.auto.commit": False}
+    )
     try:
         parts = consumer.list_topics(topic, timeout=10).topics[topic].partitions
         tps = [TopicPartition(topic, p) for p in parts]
@@ -116,19 +122,44 @@ def test_send_cli_event_reaches_server_and_outcomes_cli_shows_it(
     worker.start()
     env = {**os.environ, "FUSION_BROKER": BROKER, "FUSION_TOPICS_FILE": str(topic_set.path)}
     sent = subprocess.run(
-        [sys.executable, "-m", "fusion_stream.cli", "send", "webhook", "--url",
-         f"{http_server.url}/cli", "--method", "PUT", "--json", '{"a": 1}', "--header", "X-Test: yes"],
-        env=env, capture_output=True, text=True, timeout=60, check=True,
+        [
+            sys.executable,
+            "-m",
+            "fusion_stream.cli",
+            "send",
+            "webhook",
+            "--url",
+            f"{http_server.url}/cli",
+            "--method",
+            "PUT",
+            "--json",
+            '{"a": 1}',
+            "--header",
+            "X-Test: yes",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
     )
     job_id = sent.stdout.strip()
     assert job_id
     outcomes = read_outcomes(topic_set, until=1, timeout=60)
     assert outcomes and outcomes[0]["job_id"] == job_id and outcomes[0]["status"] == "sent"
     request = http_server.snapshot()[0]
-    assert request.method == "PUT" and request.json() == {"a": 1} and request.headers["X-Test"] == "yes"
+    assert (
+        request.method == "PUT"
+        and request.json() == {"a": 1}
+        and request.headers["X-Test"] == "yes"
+    )
     shown = subprocess.run(
         [sys.executable, "-m", "fusion_stream.cli", "outcomes", "--job-id", job_id],
-        env=env, capture_output=True, text=True, timeout=60, check=True,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
     )
     assert job_id in shown.stdout and "sent" in shown.stdout
     assert worker.stop() == 0

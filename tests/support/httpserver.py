@@ -68,7 +68,9 @@ class ThreadedServer:
         body = await request.read()
         with self._lock:
             self.requests.append(
-                Recorded(request.method, request.path, dict(request.query), dict(request.headers), body)
+                Recorded(
+                    request.method, request.path, dict(request.query), dict(request.headers), body
+                )
             )
         if self.behaviour is not None:
             return await self.behaviour(request, body)
