@@ -1,5 +1,5 @@
 """Faust agents: one module per channel, plus the retry and compaction agents."""
 
-from agents import retry, webhook
+from agents import compaction, retry, webhook
 
-__all__ = ["retry", "webhook"]
+__all__ = ["compaction", "retry", "webhook"]

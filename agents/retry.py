@@ -15,5 +15,9 @@ async def retry_tiers() -> None:
             group=settings.retry_group or f"{settings.app_id}-retry",
             tiers=list(topics.retry_tiers),
             publisher=runtime.publisher,
+            consumer_config={
+                "session_timeout_ms": int(settings.session_timeout * 1000),
+                "heartbeat_interval_ms": int(settings.heartbeat_interval * 1000),
+            },
         )
     )

@@ -15,7 +15,8 @@ PROVIDER = "fusion.provider"
 SOURCE_TOPIC = "fusion.source-topic"  # the channel topic the event goes back to
 SOURCE_PARTITION = "fusion.source-partition"
 SOURCE_OFFSET = "fusion.source-offset"
-STATUS = "fusion.status"  # terminal status of a dead letter
+STATUS = "fusion.status"  # status of an outcome / terminal status of a dead letter
+CHANNEL = "fusion.channel"
 REPLAYED = "fusion.replayed-from"  # set by `dlq replay`
 
 # Spring Kafka's DeadLetterPublishingRecoverer header family.

@@ -1,15 +1,15 @@
-"""The delivery ledger: a changelog-backed Faust table of job ids, so no job is sent twice.
+"""Changelog-backed Faust tables written at an explicit partition, and the delivery ledger.
 
-Each channel has its own table, co-partitioned with its topic (the channel topic is keyed by
-job_id and a job's retries come back to the same partition), so the worker that owns a
-partition also holds that partition's ledger. Entries record ``in-flight`` before the
-provider call and ``sent`` after it, and are awaited on the broker before the event moves on.
+Faust picks a table write's changelog partition from the current stream event; our work runs
+in the in-flight window, outside the stream's iteration, so writes name their partition and
+are awaited on the broker before the event moves on.
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterator
 from typing import Any
 
 from fusion_stream.envelope import Job
@@ -17,57 +17,74 @@ from fusion_stream.envelope import Job
 log = logging.getLogger(__name__)
 
 
-def _now_ms() -> int:
+def now_ms() -> int:
     return int(time.time() * 1000)
 
 
+class PartitionedTable:
+    """A Faust table (raw bytes keys and values) written at explicit partitions."""
+
+    def __init__(self, table: Any) -> None:
+        self.table = table
+
+    def get(self, key: bytes) -> bytes | None:
+        value = self.table.data.get(key)
+        return value if value else None
+
+    def items(self) -> Iterator[tuple[bytes, bytes]]:
+        return iter([(k, v) for k, v in list(self.table.data.items()) if v])
+
+    async def put(self, partition: int, key: bytes, value: bytes) -> None:
+        self.table.data[key] = value
+        await self._send(partition, key, value)
+
+    async def delete(self, partition: int, key: bytes) -> None:
+        self.table.data.pop(key, None)
+        await self._send(partition, key, None)
+
+    async def _send(self, partition: int, key: bytes, value: bytes | None) -> None:
+        fut = self.table.send_changelog(
+            partition, key, value, key_serializer="raw", value_serializer="raw"
+        )
+        await fut  # the FutureMessage resolves once the broker has the record
+
+
 class TableLedger:
-    """Ledger entries in a Faust table (raw bytes: ``state|written_ms|partition``).
+    """The delivery ledger of one channel: job_id -> ``state|written_ms|partition``.
+
+    Co-partitioned with the channel topic (keyed by job_id; retries come back to the same
+    partition), so the worker owning a partition holds that partition's entries.
 
     :param ttl_seconds: entries older than this are forgotten (and swept away)
     """
 
     def __init__(self, table: Any, ttl_seconds: float) -> None:
-        self.table = table
+        self.entries = PartitionedTable(table)
         self.ttl_ms = int(ttl_seconds * 1000)
 
     def state(self, job: Job) -> str | None:
-        value = self.table.data.get(job.job_id.encode())
-        if not value:
+        value = self.entries.get(job.job_id.encode())
+        if value is None:
             return None
         state, written, _ = _parse(value)
-        if _now_ms() - written > self.ttl_ms:
+        if now_ms() - written > self.ttl_ms:
             return None
         return state
 
     async def mark(self, job: Job, state: str) -> None:
-        value = f"{state}|{_now_ms()}|{job.partition}".encode()
-        await self._write(job.partition, job.job_id.encode(), value)
+        value = f"{state}|{now_ms()}|{job.partition}".encode()
+        await self.entries.put(job.partition, job.job_id.encode(), value)
 
     async def forget(self, job: Job) -> None:
-        if self.table.data.get(job.job_id.encode()) is not None:
-            await self._write(job.partition, job.job_id.encode(), None)
-
-    async def _write(self, partition: int, key: bytes, value: bytes | None) -> None:
-        if value is None:
-            self.table.data.pop(key, None)
-        else:
-            self.table.data[key] = value
-        fut = self.table.send_changelog(
-            partition, key, value, key_serializer="raw", value_serializer="raw"
-        )
-        await fut  # on the broker before the provider is called / the event is acked
+        if self.entries.get(job.job_id.encode()) is not None:
+            await self.entries.delete(job.partition, job.job_id.encode())
 
     async def sweep(self) -> int:
         """Tombstone entries past the TTL; returns how many."""
-        cutoff = _now_ms() - self.ttl_ms
-        stale = [
-            (k, _parse(v)[2])
-            for k, v in list(self.table.data.items())
-            if v and _parse(v)[1] < cutoff
-        ]
+        cutoff = now_ms() - self.ttl_ms
+        stale = [(k, _parse(v)[2]) for k, v in self.entries.items() if _parse(v)[1] < cutoff]
         for key, partition in stale:
-            await self._write(partition, key, None)
+            await self.entries.delete(partition, key)
         return len(stale)
 
 

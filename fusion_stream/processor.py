@@ -382,8 +382,12 @@ class ChannelProcessor:
             **kw,
         )
         value = self.codec.encode("outcome", outcome)
+        # Status and channel also as headers: the compaction agent reads them without decoding.
         await self.publisher.publish(
-            self.outcomes_topic, job_id.encode() if job_id else None, value
+            self.outcomes_topic,
+            job_id.encode() if job_id else None,
+            value,
+            {h.STATUS: str(status).encode(), h.CHANNEL: self.channel.encode()},
         )
         metrics.OUTCOMES.labels(self.channel, outcome["provider"] or "", str(status)).inc()
         job = kw.get("job")

@@ -44,6 +44,19 @@ class Settings(BaseSettings):
             "webhook": "http",
         }
     )
+    #: consumer group session timeout, seconds (how long a dead worker keeps its partitions)
+    session_timeout: float = Field(default=30.0, gt=0)
+    #: consumer heartbeat interval, seconds (well under the session timeout)
+    heartbeat_interval: float = Field(default=3.0, gt=0)
+    #: replication factor of the changelog topics Faust creates (the delivery ledgers)
+    table_replication_factor: int = Field(default=1, ge=1)
+    #: how often the compaction agent tidies the dead letters, seconds (the old cron: 5 min)
+    compaction_interval: float = Field(default=300.0, gt=0)
+    #: dead letters older than this are tombstoned by the compaction agent, seconds
+    dlq_retention: float = Field(default=14 * 24 * 3600, gt=0)
+    #: a worker whose assigned partitions have lag but whose commits have not moved for this
+    #: long reports itself not alive (Kubernetes restarts it), seconds
+    stall_timeout: float = Field(default=300.0, gt=0)
     #: how often offsets are committed, seconds
     commit_interval: float = Field(default=1.0, gt=0)
     #: port of the worker's web server (health, metrics); 0 disables it

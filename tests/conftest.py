@@ -12,6 +12,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -163,6 +164,16 @@ class Worker:
                     f"worker ignored SIGTERM:\n{self.log_text()[-4000:]}"
                 ) from None
         return int(self.proc.returncode)
+
+
+@pytest.fixture
+def http_server() -> Iterator[Any]:
+    """A recording loopback HTTP server in its own thread (see tests/support/httpserver.py)."""
+    from tests.support.httpserver import ThreadedServer
+
+    server = ThreadedServer().start()
+    yield server
+    server.stop()
 
 
 @pytest.fixture

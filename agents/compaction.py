@@ -1,0 +1,68 @@
+"""Compaction agent: indexes dead letters, tombstones the resolved and the expired, exports gauges."""
+
+from typing import Any
+
+from fusion_stream.app import app, settings, topics
+from fusion_stream.compaction import Compactor
+from fusion_stream.ledger import PartitionedTable
+from fusion_stream.processor import headers_dict
+from fusion_stream.runtime import get_runtime
+
+_dlqs = {spec.dlq: spec.name for spec in topics.channels.values()}
+index = app.Table(
+    "dead-letters",
+    partitions=topics.topic(next(iter(_dlqs))).partitions,
+    key_type=bytes,
+    value_type=bytes,
+    help="Unresolved dead letters: <channel>|<job_id> -> <dlq>|<partition>|<dead_ms>",
+)
+_compactor: Compactor | None = None
+
+
+async def compactor() -> Compactor:
+    global _compactor
+    if _compactor is None:
+        runtime = await get_runtime(app, settings, topics)
+        _compactor = Compactor(
+            PartitionedTable(index),
+            runtime.publisher,
+            _dlqs,
+            owned=lambda: {(tp.topic, tp.partition) for tp in app.assignor.assigned_actives()},
+            retention_seconds=settings.dlq_retention,
+        )
+    return _compactor
+
+
+def _raw(*names: str) -> Any:
+    return app.topic(*names, key_type=bytes, value_type=bytes)
+
+
+@app.agent(_raw(*_dlqs), name="fusion.agents.dead-letters")
+async def dead_letters(stream: Any) -> None:
+    c = await compactor()
+    async for event in stream.events():
+        m = event.message
+        try:
+            ts = int(m.timestamp * 1000) if m.timestamp else None
+            await c.on_dead_letter(m.topic, m.partition, m.key, m.value, ts)
+        except Exception:  # bookkeeping only: never stop the agent over one record
+            app.log.exception("indexing dead letter %s@%s failed", m.topic, m.offset)
+
+
+@app.agent(_raw(topics.outcomes), name="fusion.agents.resolve-dead-letters")
+async def resolve_dead_letters(stream: Any) -> None:
+    c = await compactor()
+    async for event in stream.events():
+        m = event.message
+        try:
+            await c.on_outcome(m.key, headers_dict(m.headers))
+        except Exception:
+            app.log.exception("resolving dead letters from outcome %s failed", m.offset)
+
+
+@app.timer(interval=settings.compaction_interval)
+async def tidy_dead_letters() -> None:
+    try:
+        await (await compactor()).tidy()
+    except Exception:
+        app.log.exception("dead-letter compaction pass failed")

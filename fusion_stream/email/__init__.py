@@ -1,0 +1,1 @@
+"""Email helpers: recipient validation, MIME building and S3 attachments."""
