@@ -1,4 +1,4 @@
-"""Compaction agent: indexes dead letters, tombstones the resolved and the expired, exports gauges."""
+"""Compaction agent: indexes dead letters, tombstones resolved and expired ones, exports gauges."""
 
 from typing import Any
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import abc
 import asyncio
 import functools
+import math
 from collections.abc import Callable, Mapping
 from concurrent.futures import Executor
 from dataclasses import dataclass
@@ -15,6 +16,7 @@ import pydantic
 
 from fusion_stream.envelope import Job, SendResult
 from fusion_stream.errors import ConfigurationError, DeliveryError, PermanentError, TransientError
+from fusion_stream.ratelimit import RateLimiter
 from fusion_stream.settings import Settings
 
 #: every channel a provider may declare (topic ``fusion.<channel>``)
@@ -22,6 +24,10 @@ CHANNELS: tuple[str, ...] = ("sms", "sms.otp", "email", "push", "webhook", "what
 
 ErrorKind = Literal["transient", "permanent"]
 T = TypeVar("T")
+
+#: config keys every provider reads outside its settings model (not validated by the model
+#: unless it declares them): HTTP timeout in seconds, and the send rate of this worker
+RESERVED_KEYS = ("timeout", "rate_per_second")
 
 
 def _no_config(name: str) -> Mapping[str, str]:
@@ -35,12 +41,16 @@ class ProviderContext:
     :param session: the worker's one aiohttp session (connection pool)
     :param config: per-provider settings by provider name (credentials, base URL, ``timeout``)
     :param executor: where blocking SDK calls run (boto3); ``None`` = the loop's default
+    :param limiter: the worker's token buckets (``throttle``); ``None`` = no rate limiting
+    :param account: the provider-config record (provider_id) this context is bound to
     """
 
     session: aiohttp.ClientSession
     settings: Settings
     config: Callable[[str], Mapping[str, str]] = _no_config
     executor: Executor | None = None
+    limiter: RateLimiter | None = None
+    account: str | None = None
 
 
 class NoSettings(pydantic.BaseModel):
@@ -90,19 +100,67 @@ class BaseProvider(abc.ABC, Generic[SettingsT]):
     @property
     def settings(self) -> SettingsT:
         """This provider's settings, validated; re-validated only when the config changes."""
-        raw = dict(self.context.config(self.name))
+        looked_up = self.context.config(self.name)
+        model = self.settings_model or NoSettings
+        raw = {
+            k: v for k, v in looked_up.items() if k not in RESERVED_KEYS or k in model.model_fields
+        }
         if self._settings is not None and self._settings[0] == raw:
             return self._settings[1]
-        model = self.settings_model or NoSettings
         try:
             parsed: Any = model.model_validate(raw)
         except pydantic.ValidationError as exc:
             # from None: the chained ValidationError would print the (secret) input values
-            raise ConfigurationError(
+            message = (
                 f"provider {self.name!r} ({', '.join(self.channels)}): {describe_invalid(exc)}"
-            ) from None
+            )
+            where = getattr(looked_up, "where", None)  # providers.config.LookedUp
+            if callable(where):
+                keys = [str(e["loc"][0]) for e in exc.errors(include_input=False) if e["loc"]]
+                message += f"; {where(keys, f'defaults of {model.__name__}')}"
+            raise ConfigurationError(message) from None
         self._settings = (raw, parsed)
         return parsed
+
+    def rate_limit(self) -> float | None:
+        """Sends per second: config key ``rate_per_second`` (``unlimited``), else the class's."""
+        configured = self.context.config(self.name).get("rate_per_second")
+        if configured is None or not str(configured).strip():
+            return self.rate_per_second
+        text = str(configured).strip().lower()
+        if text in ("unlimited", "none"):
+            return None
+        try:
+            rate = float(text)
+        except ValueError:
+            rate = math.nan
+        if not (math.isfinite(rate) and rate > 0):
+            raise ConfigurationError(
+                f"provider {self.name!r}: invalid setting 'rate_per_second' "
+                "(a positive number, or 'unlimited')"
+            )
+        return rate
+
+    def rate_key(self, job: Job | None = None) -> str:
+        """The token bucket of this provider: one per account, and the OTP lane its own so
+        a bulk backlog never queues login codes behind it."""
+        key = self.name if self.context.account is None else f"{self.name}/{self.context.account}"
+        return f"{key}@otp" if job is not None and job.channel == "sms.otp" else key
+
+    async def throttle(self, job: Job | None = None, tokens: float = 1.0) -> float:
+        """Wait for this provider's rate limit before a send; returns the seconds waited.
+
+        HttpProvider calls it for every request; other adapters call it before their SDK call.
+        """
+        limiter = self.context.limiter
+        if limiter is None:
+            return 0.0
+        return await limiter.acquire(self.rate_key(job), self.rate_limit(), tokens)
+
+    def penalise(self, seconds: float | None, job: Job | None = None) -> None:
+        """The provider said "slow down" (429, throttling code): no send before ``seconds``."""
+        if self.context.limiter is not None and seconds and math.isfinite(seconds):
+            self.context.limiter.penalise(self.rate_key(job), seconds)
 
     def code_error(
         self,

@@ -92,7 +92,8 @@ class HttpResponse:
 
 
 class HttpProvider(BaseProvider[SettingsT]):
-    """Template method: ``send`` = build_request -> prepare -> fetch -> check -> parse_response.
+    """Template method: ``send`` = build_request -> prepare -> throttle -> fetch -> check ->
+    parse_response.
 
     The base owns the shared session, timeout, User-Agent, bounded body read and the mapping of
     transport failures and non-2xx statuses onto the error tree. A provider writes only
@@ -120,15 +121,23 @@ class HttpProvider(BaseProvider[SettingsT]):
         return request
 
     async def send(self, job: Job) -> SendResult:
-        response = await self.call(job)
-        error = self.check_response(response)
-        if error is not None:
-            raise error
-        return self.parse_response(job, response)
+        try:
+            response = await self.call(job)
+            error = self.check_response(response)
+            if error is not None:
+                raise error
+            return self.parse_response(job, response)
+        except TransientError as exc:
+            # 429 / a throttling code with Retry-After: every send of this provider waits
+            self.penalise(exc.retry_after, job)
+            raise
 
     async def call(self, job: Job) -> HttpResponse:
-        """Build, prepare and perform the request of ``job``; any status comes back."""
-        return await self.fetch(await self.prepare(self.build_request(job)))
+        """Build, prepare, wait for the rate limit, then perform the request of ``job``;
+        any status comes back."""
+        request = await self.prepare(self.build_request(job))
+        await self.throttle(job)
+        return await self.fetch(request)
 
     def check_response(self, response: HttpResponse) -> FusionError | None:
         """None for 2xx; else ``classify_error``, or default: 429/5xx transient, other permanent."""

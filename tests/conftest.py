@@ -1,4 +1,4 @@
-"""Shared fixtures: the real broker, isolated topic sets, a worker subprocess, a loopback HTTP server."""
+"""Shared fixtures: the real broker, isolated topic sets, worker subprocesses, a loopback server."""
 
 from __future__ import annotations
 
@@ -121,7 +121,7 @@ class Worker:
 
     def start(self, wait_ready: bool = True) -> None:
         self.starts += 1
-        log = open(self.log_dir / f"worker-{self.starts}.log", "wb")  # noqa: SIM115
+        log = open(self.log_dir / f"worker-{self.starts}.log", "wb")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "fusion_stream.cli", "worker", "--loglevel", "warning"],
             env=self.env(),
