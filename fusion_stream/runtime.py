@@ -45,7 +45,7 @@ class Runtime:
                 outcomes_topic=self.topics.outcomes,
                 host=self.settings.host,
                 ledger=TableLedger(ledger_table, self.settings.ledger_ttl)
-                if ledger_table
+                if ledger_table is not None
                 else None,
                 callbacks=self.callbacks,
                 in_flight_policy=policies.get(channel, policies.get("default", "hold")),
