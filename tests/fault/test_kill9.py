@@ -1,4 +1,4 @@
-"""kill -9 the worker five times mid-run: no job lost, none sent twice, offsets never ahead of work."""
+"""kill -9 the worker five times mid-run: no job lost, none sent twice, no commit ahead of work."""
 
 from __future__ import annotations
 
