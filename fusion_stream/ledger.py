@@ -7,6 +7,7 @@ are awaited on the broker before the event moves on.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Iterator
@@ -43,10 +44,20 @@ class PartitionedTable:
         await self._send(partition, key, None)
 
     async def _send(self, partition: int, key: bytes, value: bytes | None) -> None:
-        fut = self.table.send_changelog(
-            partition, key, value, key_serializer="raw", value_serializer="raw"
-        )
-        await fut  # the FutureMessage resolves once the broker has the record
+        delay = 0.1
+        while True:
+            fut = self.table.send_changelog(
+                partition, key, value, key_serializer="raw", value_serializer="raw"
+            )
+            try:
+                await fut  # the FutureMessage resolves once the broker has the record
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # broker away: the same write again is harmless
+                log.warning("changelog write failed (%r); retrying in %.1fs", exc, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
 
 
 class TableLedger:

@@ -16,8 +16,9 @@ from typing import Any, Protocol
 
 from fusion_stream import headers as h
 from fusion_stream import metrics
+from fusion_stream.bulkhead import Bulkhead
 from fusion_stream.codec import RegistryUnavailableError
-from fusion_stream.envelope import Job
+from fusion_stream.envelope import Job, SendResult
 from fusion_stream.errors import ConfigurationError, DecodeError, DeliveryError
 from fusion_stream.outcomes import Source, Status, build_outcome, now_ms
 from fusion_stream.retry import Action, Decision, decide, expired
@@ -106,6 +107,7 @@ class ChannelProcessor:
         ledger: Ledger | None = None,
         callbacks: Callbacks | None = None,
         in_flight_policy: str = "hold",
+        bulkhead: Bulkhead | None = None,
     ) -> None:
         self.spec = channel
         self.channel = channel.name
@@ -117,6 +119,7 @@ class ChannelProcessor:
         self.ledger = ledger
         self.callbacks = callbacks
         self.in_flight_policy = in_flight_policy
+        self.bulkhead = bulkhead or Bulkhead(100, 25)
 
     async def process(self, record: Record) -> None:
         key = record.key.decode("utf-8", "replace") if record.key else None
@@ -143,21 +146,37 @@ class ChannelProcessor:
                 message="expired: not sent after its expiry",
             )
             return
-        if self.ledger is not None and not await self.check_ledger(record, job, attempt):
-            return
-        started = time.monotonic()
-        provider: str | None = None
         try:
             adapter = self.router.adapter_for(job)
-            provider = adapter.name
-            result = await adapter.send(job)
-        except Exception as exc:  # every failure is routed, none escapes
-            if self.ledger is not None:
-                await self.ledger.forget(job)
-            await self.on_failure(record, job, provider, exc, attempt, _ms_since(started))
+        except Exception as exc:  # unknown provider, invalid number, not whitelisted, ...
+            await self.on_failure(record, job, job.provider_name, exc, attempt, 0.0)
             return
-        if self.ledger is not None:
-            await self.ledger.mark(job, SENT)
+        provider: str = adapter.name
+        skipped: tuple[Status, str] | None = None
+        failure: Exception | None = None
+        result: SendResult | None = None
+        async with self.bulkhead.slot(destination(adapter, job)):
+            started = time.monotonic()
+            if self.ledger is not None:
+                skipped = await self.check_ledger(job)
+            if skipped is None:
+                try:
+                    result = await adapter.send(job)
+                except Exception as exc:  # every failure is routed, none escapes
+                    failure = exc
+                if self.ledger is not None:
+                    if failure is None:
+                        await self.ledger.mark(job, SENT)
+                    else:
+                        await self.ledger.forget(job)
+        if skipped is not None:
+            status, message = skipped
+            await self.emit(record, job.job_id, status, job=job, attempt=attempt, message=message)
+            return
+        if failure is not None or result is None:
+            assert failure is not None
+            await self.on_failure(record, job, provider, failure, attempt, _ms_since(started))
+            return
         metrics.LATENCY.labels(self.channel, result.provider).observe(time.monotonic() - started)
         await self.emit(
             record,
@@ -200,33 +219,19 @@ class ChannelProcessor:
         value = job.payload.get("expires_at")
         return int(value) if value else None
 
-    async def check_ledger(self, record: Record, job: Job, attempt: int) -> bool:
-        """True when the job may be sent now; otherwise its outcome is already published."""
+    async def check_ledger(self, job: Job) -> tuple[Status, str] | None:
+        """None when the job may be sent now (marked in flight); else why it is skipped."""
         assert self.ledger is not None
         state = self.ledger.state(job)
         if state == SENT:
-            await self.emit(
-                record,
-                job.job_id,
-                Status.DUPLICATE,
-                job=job,
-                attempt=attempt,
-                message="duplicate: already sent, not sent again",
-            )
-            return False
+            return Status.DUPLICATE, "duplicate: already sent, not sent again"
         if state == IN_FLIGHT and self.in_flight_policy != "resend":
-            await self.emit(
-                record,
-                job.job_id,
-                Status.UNKNOWN,
-                job=job,
-                attempt=attempt,
-                message="unknown: a worker stopped during the provider call; "
-                "not re-sent (reconcile with the provider)",
+            return Status.UNKNOWN, (
+                "unknown: a worker stopped during the provider call; "
+                "not re-sent (reconcile with the provider)"
             )
-            return False
         await self.ledger.mark(job, IN_FLIGHT)
-        return True
+        return None
 
     async def on_failure(
         self,
@@ -400,6 +405,12 @@ class ChannelProcessor:
         # The webhook channel keeps the old meaning of callback_url: its adapter posts the
         # HTTP response there when callback=1. Other channels get the terminal outcome.
         return self.channel != "webhook"
+
+
+def destination(adapter: Any, job: Job) -> str:
+    """Where a call goes, for the per-destination cap: the adapter says, else its name."""
+    method = getattr(adapter, "destination", None)
+    return str(method(job)) if callable(method) else str(adapter.name)
 
 
 def _one_line(exc: BaseException) -> str:

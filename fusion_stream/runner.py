@@ -24,7 +24,8 @@ async def run_channel(stream: Any, channel: str, ledger: Any | None = None) -> N
     runtime = await get_runtime(app, settings, topics)
     processor = runtime.processor(channel, ledger)
     manual = stream.noack()
-    window = InFlightWindow(settings.max_in_flight, settings.max_pending, manual.ack)
+    # Every pending event gets a task; the processor's bulkhead caps the provider calls.
+    window = InFlightWindow(settings.max_pending, settings.max_pending, manual.ack)
     try:
         async for event in manual.events():
             message = event.message

@@ -9,6 +9,7 @@ from typing import Any
 
 import aiohttp
 
+from fusion_stream.bulkhead import Bulkhead
 from fusion_stream.callbacks import CallbackPoster
 from fusion_stream.codec import AvroCodec
 from fusion_stream.ledger import TableLedger
@@ -49,6 +50,9 @@ class Runtime:
                 else None,
                 callbacks=self.callbacks,
                 in_flight_policy=policies.get(channel, policies.get("default", "hold")),
+                bulkhead=Bulkhead(
+                    self.settings.max_in_flight, self.settings.max_in_flight_per_destination
+                ),
             )
         return self.processors[channel]
 

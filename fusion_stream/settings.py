@@ -31,6 +31,9 @@ class Settings(BaseSettings):
     schemas_dir: Path = ROOT / "schemas"
     #: provider calls in flight per channel agent (Little's law: rate x latency)
     max_in_flight: int = Field(default=100, ge=1)
+    #: provider calls in flight to any one destination (webhook host, provider), so one
+    #: that hangs holds only its share of ``max_in_flight``
+    max_in_flight_per_destination: int = Field(default=25, ge=1)
     #: default HTTP timeout of a webhook call, seconds (the old worker used 15)
     webhook_timeout: float = Field(default=15.0, gt=0)
     #: default provider per channel when an event names none

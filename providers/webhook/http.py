@@ -42,6 +42,11 @@ class HttpWebhook(HttpProvider):
             raise RejectedError(f"webhook URL must be http(s) with a host, got {shown}")
         return text
 
+    def destination(self, job: Job) -> str:
+        """Host and port of the target: the unit of the per-destination in-flight cap."""
+        parts = urlsplit(str(job.payload.get("url") or ""))
+        return f"{parts.hostname}:{parts.port or ''}"
+
     def build_request(self, job: Job) -> HttpRequest:
         payload = job.payload
         url = self.check_url(payload.get("url"))
