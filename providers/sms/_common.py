@@ -20,7 +20,9 @@ def text(job: Job, *, max_length: int | None = None) -> str:
     if not body.strip():
         raise RejectedError("SMS message is empty")
     if max_length is not None and len(body) > max_length:
-        raise RejectedError(f"SMS message is {len(body)} characters; the provider takes {max_length}")
+        raise RejectedError(
+            f"SMS message is {len(body)} characters; the provider takes {max_length}"
+        )
     return body
 
 
