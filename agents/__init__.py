@@ -1,5 +1,5 @@
-"""Faust agents: one module per channel, plus the retry and compaction agents."""
+"""Faust agents: one module per channel, plus the retry, compaction and health agents."""
 
-from agents import compaction, retry, webhook
+from agents import compaction, email, health, otp, retry, sms, webhook
 
-__all__ = ["compaction", "retry", "webhook"]
+__all__ = ["compaction", "email", "health", "otp", "retry", "sms", "webhook"]

@@ -32,3 +32,6 @@ DLQ_OLDEST = Gauge(
     "fusion_dlq_oldest_age_seconds", "Age of the oldest unresolved dead letter", ["channel"]
 )
 CALLBACKS = Counter("fusion_callbacks_total", "Outcome callbacks, by result", ["result"])
+CONSUMER_LAG = Gauge(
+    "fusion_consumer_lag", "End offset minus committed offset", ["topic", "partition"]
+)

@@ -22,6 +22,7 @@ from fusion_stream.envelope import Job, SendResult
 from fusion_stream.errors import ConfigurationError, DecodeError, DeliveryError
 from fusion_stream.outcomes import Source, Status, build_outcome, now_ms
 from fusion_stream.retry import Action, Decision, decide, expired
+from fusion_stream.sms.segments import analyse
 from fusion_stream.topics import ChannelSpec
 from fusion_stream.types import Codec, Publisher
 
@@ -186,7 +187,15 @@ class ChannelProcessor:
             result=result,
             attempt=attempt,
             latency_ms=_ms_since(started),
+            extra=self.facts(job),
         )
+
+    def facts(self, job: Job) -> dict[str, Any]:
+        """Channel facts for the outcome: an SMS's encoding and billable segments."""
+        if not self.channel.startswith("sms"):
+            return {}
+        info = analyse(str(job.payload.get("message") or ""))
+        return {"segments": info.segments, "encoding": info.encoding}
 
     async def decode(self, record: Record, key: str | None) -> Job:
         if record.value is None:

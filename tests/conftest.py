@@ -107,6 +107,7 @@ class Worker:
         self.extra_env = env or {}
         self.proc: subprocess.Popen[bytes] | None = None
         self.starts = 0
+        self.web_port = free_port()
 
     def env(self) -> dict[str, str]:
         return {
@@ -114,7 +115,7 @@ class Worker:
             "FUSION_BROKER": BROKER,
             "FUSION_TOPICS_FILE": str(self.topic_set.path),
             "FUSION_APP_ID": self.app_id,
-            "FUSION_WEB_PORT": str(free_port()),
+            "FUSION_WEB_PORT": str(self.web_port),
             "FUSION_COMMIT_INTERVAL": "0.5",
             **self.extra_env,
         }

@@ -95,3 +95,31 @@ def test_send_cli_event_reaches_server_and_outcomes_cli_shows_it(
     )
     assert job_id in shown.stdout and "sent" in shown.stdout
     assert worker.stop() == 0
+
+
+def test_health_and_metrics_endpoints(topic_set: TopicSet, worker_factory, http_server) -> None:
+    import urllib.request
+
+    worker = worker_factory(topic_set)
+    worker.start()
+    base = f"http://127.0.0.1:{worker.web_port}"
+    produce(topic_set, "webhook", [webhook("health-1", f"{http_server.url}/h")])
+    assert read_outcomes(topic_set, until=1, timeout=60)[0]["status"] == "sent"
+
+    def get(path: str) -> tuple[int, str]:
+        try:
+            with urllib.request.urlopen(base + path, timeout=10) as resp:
+                return resp.status, resp.read().decode()
+        except urllib.error.HTTPError as err:
+            return err.code, err.read().decode()
+
+    assert get("/livez") == (200, '{"status":"ok"}')
+    deadline = time.monotonic() + 30
+    while get("/readyz")[0] != 200 and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert get("/readyz")[0] == 200
+    status, text = get("/metrics")
+    assert status == 200
+    assert 'fusion_outcomes_total{channel="webhook",provider="http",status="sent"} 1.0' in text
+    assert "fusion_provider_latency_seconds_bucket" in text
+    assert worker.stop() == 0
