@@ -1,4 +1,4 @@
-"""End to end on the real broker: a worker subprocess delivers webhook events to a loopback server."""
+"""End to end on the real broker: a worker subprocess delivers webhooks to a loopback server."""
 
 from __future__ import annotations
 
