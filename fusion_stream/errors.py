@@ -22,6 +22,12 @@ class DeliveryError(FusionError):
     :param body: excerpt of the provider's response body
     """
 
+    #: a provider's own wording of the failure for the outcome's ``message`` (the old
+    #: worker's strings that dashboards match, e.g. "Message Rejected by SES")
+    outcome_message: str | None = None
+    #: the operator must act (account paused, sender unverified): counts in the alert metric
+    alert: bool = False
+
     def __init__(
         self,
         message: str,

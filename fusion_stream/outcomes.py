@@ -75,12 +75,14 @@ def build_outcome(
     record: dict[str, Any] = {
         "job_id": job_id,
         "channel": channel,
-        "task": OLD_TASK.get(channel, channel),
+        "task": str(details.pop("task", "") or OLD_TASK.get(channel, channel)),
         "task_type": payload.get("task_type") or "",
         "provider": provider or (result.provider if result else None),
         "status": str(status),
         "attempt": attempt,
-        "message": message or _default_message(status, result, error),
+        "message": message
+        or _provider_message(result, error)
+        or _default_message(status, result, error),
         "error": _error_line(error),
         "error_class": type(error).__name__ if error else None,
         "response_status": _int_or_none(
@@ -106,6 +108,13 @@ def build_outcome(
     if "credit_deducted" not in record and payload.get("credit_deducted") is not None:
         record["credit_deducted"] = payload["credit_deducted"]
     return record
+
+
+def _provider_message(result: SendResult | None, error: BaseException | None) -> str | None:
+    """A provider's own wording (e.g. SES's "Published"), which old dashboards match."""
+    if error is not None:
+        return getattr(error, "outcome_message", None)
+    return str(result.details["message"]) if result and "message" in result.details else None
 
 
 def _default_message(status: Status, result: SendResult | None, error: BaseException | None) -> str:

@@ -72,6 +72,12 @@ class Router:
         return self._pool.get(job.channel, name)
 
 
+class Routes(Protocol):
+    """Picks the adapter of a job (may raise RejectedError / ConfigurationError)."""
+
+    def adapter_for(self, job: Job) -> Any: ...
+
+
 class Ledger(Protocol):
     """Remembers which jobs were sent (or were in flight) so a redelivery is not re-sent."""
 
@@ -101,7 +107,7 @@ class ChannelProcessor:
         *,
         channel: ChannelSpec,
         codec: Codec,
-        router: Router,
+        router: Routes,
         publisher: Publisher,
         outcomes_topic: str,
         host: str,
@@ -383,7 +389,8 @@ class ChannelProcessor:
             error=exc,
             attempt=attempt,
             latency_ms=latency_ms,
-            message=f"{decision.status} ({decision.reason}); dead letter in {self.spec.dlq}",
+            message=getattr(exc, "outcome_message", None)
+            or f"{decision.status} ({decision.reason}); dead letter in {self.spec.dlq}",
         )
 
     async def emit(self, record: Record, job_id: str, status: Status, **kw: Any) -> None:

@@ -54,7 +54,7 @@ def decide(
     if isinstance(error, ConfigurationError):
         return Decision(Action.DEAD_LETTER, Status.FAILED, "configuration", alert=True)
     if isinstance(error, PermanentError):
-        return Decision(Action.DEAD_LETTER, Status.FAILED, "permanent")
+        return Decision(Action.DEAD_LETTER, Status.FAILED, "permanent", alert=error.alert)
     # Transient errors, and anything unexpected (a bug must not lose the message):
     if attempt >= policy.max_attempts:
         return Decision(Action.DEAD_LETTER, Status.DEAD, "attempts exhausted")

@@ -14,11 +14,18 @@ from fusion_stream.callbacks import CallbackPoster
 from fusion_stream.codec import AvroCodec
 from fusion_stream.ledger import TableLedger
 from fusion_stream.processor import ChannelProcessor, Router
+from fusion_stream.provider_config import ProviderConfigReader
 from fusion_stream.publisher import KafkaPublisher
+from fusion_stream.ratelimit import RateLimiter
+from fusion_stream.routing import SmsRouter
 from fusion_stream.settings import Settings
-from fusion_stream.topics import TopicsConfig
+from fusion_stream.topics import TopicsConfig, bootstrap_servers
 from providers.base import ProviderContext
-from providers.registry import ProviderPool, discover
+from providers.config import AccountPool, make_lookup
+from providers.registry import discover
+
+#: channels routed by SmsRouter (number validation, whitelists, msg91 -> sns)
+SMS_CHANNELS = ("sms", "sms.otp")
 
 
 @dataclass
@@ -29,10 +36,11 @@ class Runtime:
     topics: TopicsConfig
     codec: AvroCodec
     session: aiohttp.ClientSession
-    pool: ProviderPool
+    pool: AccountPool
     publisher: KafkaPublisher
     executor: ThreadPoolExecutor
     callbacks: CallbackPoster
+    provider_config: ProviderConfigReader | None = None
     processors: dict[str, ChannelProcessor] = field(default_factory=dict)
 
     def processor(self, channel: str, ledger_table: Any | None = None) -> ChannelProcessor:
@@ -41,7 +49,9 @@ class Runtime:
             self.processors[channel] = ChannelProcessor(
                 channel=self.topics.channel(channel),
                 codec=self.codec,
-                router=Router(self.pool, self.settings.default_provider),
+                router=SmsRouter(self.pool, self.settings.default_provider, self.provider_config)
+                if channel in SMS_CHANNELS
+                else Router(self.pool, self.settings.default_provider),
                 publisher=self.publisher,
                 outcomes_topic=self.topics.outcomes,
                 host=self.settings.host,
@@ -57,6 +67,8 @@ class Runtime:
         return self.processors[channel]
 
     async def close(self) -> None:
+        if self.provider_config is not None:
+            await self.provider_config.stop()
         await self.callbacks.close()
         await self.pool.close()
         await self.session.close()
@@ -75,15 +87,26 @@ async def get_runtime(app: Any, settings: Settings, topics: TopicsConfig) -> Run
             connector = aiohttp.TCPConnector(limit=settings.max_in_flight * 2, ttl_dns_cache=300)
             session = aiohttp.ClientSession(connector=connector)
             executor = ThreadPoolExecutor(max_workers=16, thread_name_prefix="fusion-blocking")
+            codec = AvroCodec(settings.schemas_dir, registry_url=settings.schema_registry_url)
+            # every provider-config record is read before the first event is routed
+            provider_config = ProviderConfigReader(
+                bootstrap_servers(settings.broker), topics.provider_config, codec
+            )
+            await provider_config.start()
             context = ProviderContext(
-                session=session, settings=settings, config=lambda name: {}, executor=executor
+                session=session,
+                settings=settings,
+                config=make_lookup(provider_config),
+                executor=executor,
+                limiter=RateLimiter(),
             )
             _runtime = Runtime(
                 settings=settings,
                 topics=topics,
-                codec=AvroCodec(settings.schemas_dir, registry_url=settings.schema_registry_url),
+                codec=codec,
                 session=session,
-                pool=ProviderPool(discover(), context),
+                pool=AccountPool(discover(), context),
+                provider_config=provider_config,
                 publisher=KafkaPublisher(app),
                 executor=executor,
                 callbacks=CallbackPoster(session, attempts=settings.callback_attempts),

@@ -28,6 +28,11 @@ T = TypeVar("T")
 #: config keys every provider reads outside its settings model (not validated by the model
 #: unless it declares them): HTTP timeout in seconds, and the send rate of this worker
 RESERVED_KEYS = ("timeout", "rate_per_second")
+#: suffix of the rate-limit bucket of OTP-lane sends
+OTP_LANE = "@otp"
+#: longest in-worker pause a Retry-After causes: sends waiting on a paused bucket hold their
+#: in-flight slots, so a provider's "retry in an hour" becomes one probe a minute instead
+MAX_PENALTY = 60.0
 
 
 def _no_config(name: str) -> Mapping[str, str]:
@@ -142,25 +147,30 @@ class BaseProvider(abc.ABC, Generic[SettingsT]):
         return rate
 
     def rate_key(self, job: Job | None = None) -> str:
-        """The token bucket of this provider: one per account, and the OTP lane its own so
+        """The token bucket of a send: one per provider account, and the OTP lane its own so
         a bulk backlog never queues login codes behind it."""
         key = self.name if self.context.account is None else f"{self.name}/{self.context.account}"
-        return f"{key}@otp" if job is not None and job.channel == "sms.otp" else key
+        return f"{key}{OTP_LANE}" if job is not None and job.channel == "sms.otp" else key
 
     async def throttle(self, job: Job | None = None, tokens: float = 1.0) -> float:
         """Wait for this provider's rate limit before a send; returns the seconds waited.
 
-        HttpProvider calls it for every request; other adapters call it before their SDK call.
+        HttpProvider calls it for every message; other adapters call it before their SDK call.
         """
         limiter = self.context.limiter
         if limiter is None:
             return 0.0
         return await limiter.acquire(self.rate_key(job), self.rate_limit(), tokens)
 
-    def penalise(self, seconds: float | None, job: Job | None = None) -> None:
-        """The provider said "slow down" (429, throttling code): no send before ``seconds``."""
-        if self.context.limiter is not None and seconds and math.isfinite(seconds):
-            self.context.limiter.penalise(self.rate_key(job), seconds)
+    def penalise(self, seconds: float | None) -> None:
+        """The provider said "slow down" (429, a throttling code, Retry-After): no send of this
+        account, on any lane, before ``seconds`` (at most MAX_PENALTY) from now.
+        HttpProvider calls it itself."""
+        limiter = self.context.limiter
+        if limiter is not None and seconds and math.isfinite(seconds) and seconds > 0:
+            key, pause = self.rate_key(), min(seconds, MAX_PENALTY)
+            limiter.penalise(key, pause)
+            limiter.penalise(f"{key}{OTP_LANE}", pause)
 
     def code_error(
         self,

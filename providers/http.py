@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import abc
+import base64
 import io
 import json
 import math
@@ -57,7 +58,8 @@ class HttpRequest:
     json: Any = None
     data: Mapping[str, str] | Sequence[tuple[str, str]] | str | bytes | None = None
     headers: Mapping[str, str] = field(default_factory=dict)
-    auth: aiohttp.BasicAuth | None = None
+    #: HTTP Basic credentials ``(user, password)``, sent as an Authorization header
+    auth: tuple[str, str] | None = None
     timeout: float | None = None
     allow_redirects: bool = True
 
@@ -128,8 +130,8 @@ class HttpProvider(BaseProvider[SettingsT]):
                 raise error
             return self.parse_response(job, response)
         except TransientError as exc:
-            # 429 / a throttling code with Retry-After: every send of this provider waits
-            self.penalise(exc.retry_after, job)
+            # a throttling code in a 2xx body (parse_response) with a retry hint
+            self.penalise(exc.retry_after)
             raise
 
     async def call(self, job: Job) -> HttpResponse:
@@ -140,15 +142,19 @@ class HttpProvider(BaseProvider[SettingsT]):
         return await self.fetch(request)
 
     def check_response(self, response: HttpResponse) -> FusionError | None:
-        """None for 2xx; else ``classify_error``, or default: 429/5xx transient, other permanent."""
+        """None for 2xx; else ``classify_error``, or default: 429/5xx transient, other permanent.
+
+        A transient error with a retry hint (Retry-After) also penalises the rate limit.
+        """
         if response.ok:
             return None
         error = self.classify_error(response)
-        if error is not None:
-            return error
-        if response.status == 429 or response.status >= 500:
-            return self.http_error(response, TransientError)
-        return self.http_error(response, PermanentError)
+        if error is None:
+            kind = TransientError if response.status == 429 or response.status >= 500 else None
+            error = self.http_error(response, kind or PermanentError)
+        if isinstance(error, TransientError):
+            self.penalise(error.retry_after)  # 429 / 503 with Retry-After: the account waits
+        return error
 
     def http_error(
         self,
@@ -191,6 +197,8 @@ class HttpProvider(BaseProvider[SettingsT]):
         where = f"{request.method} {urlsplit(request.url).hostname or '?'}"  # never the query
         headers = CIMultiDict({"User-Agent": USER_AGENT})
         headers.update(request.headers)  # case-insensitive: the request's own values win
+        if request.auth is not None:
+            headers.setdefault("Authorization", basic_auth(*request.auth))
         data: Any = request.data
         if request.json is not None:
             encoded = json.dumps(request.json).encode()
@@ -204,7 +212,6 @@ class HttpProvider(BaseProvider[SettingsT]):
                 params=request.params,
                 data=data,
                 headers=headers,
-                auth=request.auth,
                 timeout=aiohttp.ClientTimeout(total=timeout),
                 allow_redirects=request.allow_redirects,
             ) as resp:
@@ -252,6 +259,11 @@ async def read_bounded(stream: aiohttp.StreamReader, limit: int) -> tuple[bytes,
             break
         buf += chunk
     return bytes(buf[:limit]), len(buf) > limit
+
+
+def basic_auth(user: str, password: str) -> str:
+    """HTTP Basic credentials as a header value (aiohttp's ``BasicAuth`` is deprecated)."""
+    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
 
 
 def decode(body: bytes, charset: str | None) -> str:

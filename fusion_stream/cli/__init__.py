@@ -14,6 +14,7 @@ COMMANDS = [
     ("send", "send"),
     ("send", "outcomes"),
     ("sink", "sink"),
+    ("providers", "providers"),
 ]
 
 

@@ -139,7 +139,7 @@ def build_message(
             subtype=subtype or "octet-stream",
             filename=item.filename,
         )
-        part = msg.get_payload()[-1]
+        *_, part = msg.iter_attachments()
         # The old ``name`` parameter too: some clients read only that one.
         part.set_param("name", item.filename)
     for part in msg.walk():

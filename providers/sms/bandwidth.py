@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import aiohttp
 import pydantic
 
 from fusion_stream.envelope import Job, SendResult
@@ -67,7 +66,7 @@ class Bandwidth(HttpProvider[BandwidthSettings]):
             "tag": job.job_id,
         }
         url = f"{settings.base_url.rstrip('/')}/api/v2/users/{settings.account_id}/messages"
-        auth = aiohttp.BasicAuth(settings.username, settings.password.get_secret_value())
+        auth = (settings.username, settings.password.get_secret_value())
         return HttpRequest("POST", url, json=body, auth=auth)
 
     def classify_error(self, response: HttpResponse) -> FusionError | None:

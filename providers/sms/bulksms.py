@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import aiohttp
 import pydantic
 
 from fusion_stream.envelope import Job, SendResult
@@ -75,7 +74,7 @@ class BulkSms(HttpProvider[BulkSmsSettings]):
             f"{settings.base_url.rstrip('/')}/v1/messages",
             params={"auto-unicode": "true"},
             json=body,
-            auth=aiohttp.BasicAuth(settings.username, settings.password.get_secret_value()),
+            auth=(settings.username, settings.password.get_secret_value()),
         )
 
     def parse_response(self, job: Job, response: HttpResponse) -> SendResult:

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import base64
 from typing import Any
 
 import pydantic
 
 from fusion_stream.envelope import Job, SendResult
 from fusion_stream.errors import FusionError, PermanentError, excerpt
-from providers.http import HttpProvider, HttpRequest, HttpResponse
+from providers.http import HttpProvider, HttpRequest, HttpResponse, basic_auth
 from providers.sms._common import phone, sender, text
 
 
@@ -111,8 +110,3 @@ class ClickSend(HttpProvider[ClickSendSettings]):
             response=excerpt(response.text, self.context.settings.response_excerpt),
             details={"status": first.get("status")},
         )
-
-
-def basic_auth(user: str, password: str) -> str:
-    """HTTP Basic credentials (aiohttp's BasicAuth is deprecated)."""
-    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()

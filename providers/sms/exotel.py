@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 from urllib.parse import quote
 
 import pydantic
@@ -10,7 +9,7 @@ import pydantic
 from fusion_stream.envelope import Job, SendResult
 from fusion_stream.errors import ConfigurationError, PermanentError, excerpt
 from fusion_stream.sms.segments import analyse
-from providers.http import HttpProvider, HttpRequest, HttpResponse
+from providers.http import HttpProvider, HttpRequest, HttpResponse, basic_auth
 from providers.sms._common import phone, sender, text
 
 
@@ -113,8 +112,3 @@ class Exotel(HttpProvider[ExotelSettings]):
             response=excerpt(response.text, self.context.settings.response_excerpt),
             details={"status": state},
         )
-
-
-def basic_auth(user: str, password: str) -> str:
-    """HTTP Basic credentials as a header value (aiohttp's ``BasicAuth`` is deprecated)."""
-    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 from typing import Any
 from urllib.parse import quote
 
@@ -10,7 +9,7 @@ import pydantic
 
 from fusion_stream.envelope import Job, SendResult
 from fusion_stream.errors import ConfigurationError, PermanentError, RejectedError, excerpt
-from providers.http import HttpProvider, HttpRequest, HttpResponse
+from providers.http import HttpProvider, HttpRequest, HttpResponse, basic_auth
 from providers.sms._common import phone, sender, text
 
 
@@ -122,8 +121,3 @@ class Plivo(HttpProvider[PlivoSettings]):
             status=response.status,
             response=excerpt(response.text, self.context.settings.response_excerpt),
         )
-
-
-def basic_auth(user: str, password: str) -> str:
-    """HTTP Basic credentials as a header value (aiohttp's ``BasicAuth`` is deprecated)."""
-    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()

@@ -7,7 +7,6 @@ import dataclasses
 import time
 from collections.abc import Callable
 
-import aiohttp
 import pydantic
 
 from fusion_stream.envelope import Job, SendResult
@@ -92,9 +91,7 @@ class Routee(HttpProvider[RouteeSettings]):
                     "POST",
                     f"{settings.auth_url.rstrip('/')}/oauth/token",
                     data={"grant_type": "client_credentials"},
-                    auth=aiohttp.BasicAuth(
-                        settings.application_id, settings.application_secret.get_secret_value()
-                    ),
+                    auth=(settings.application_id, settings.application_secret.get_secret_value()),
                 )
             )
             if response.status == 401:

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import base64
-
 import pydantic
 
 from fusion_stream.envelope import Job, SendResult
 from fusion_stream.errors import ConfigurationError, FusionError, PermanentError, excerpt
-from providers.http import HttpProvider, HttpRequest, HttpResponse
+from providers.http import HttpProvider, HttpRequest, HttpResponse, basic_auth
 from providers.sms._common import phone, sender, text
 
 
@@ -124,8 +122,3 @@ class TwilioSms(HttpProvider[TwilioSettings]):
             response=excerpt(response.text, self.context.settings.response_excerpt),
             details={"status": body.get("status")},
         )
-
-
-def basic_auth(user: str, password: str) -> str:
-    """HTTP Basic credentials (aiohttp's BasicAuth is deprecated)."""
-    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
