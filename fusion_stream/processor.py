@@ -240,7 +240,9 @@ class ChannelProcessor:
         state = self.ledger.state(job)
         if state == SENT:
             return Status.DUPLICATE, "duplicate: already sent, not sent again"
-        if state == IN_FLIGHT and self.in_flight_policy != "resend":
+        if self.in_flight_policy == "resend":
+            return None  # an in-flight mark would change nothing: skip its round trip
+        if state == IN_FLIGHT:
             return Status.UNKNOWN, (
                 "unknown: a worker stopped during the provider call; "
                 "not re-sent (reconcile with the provider)"

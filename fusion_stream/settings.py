@@ -36,6 +36,9 @@ class Settings(BaseSettings):
     max_in_flight_per_destination: int = Field(default=25, ge=1)
     #: default HTTP timeout of a webhook call, seconds (the old worker used 15)
     webhook_timeout: float = Field(default=15.0, gt=0)
+    #: channel agents this worker runs (default: all). Run the OTP lane in pods of its own
+    #: (``FUSION_CHANNELS='["sms.otp"]'``) so no bulk campaign shares its event loop
+    channels: list[str] | None = None
     #: default provider per channel when an event names none
     default_provider: dict[str, str] = Field(
         default_factory=lambda: {
@@ -60,6 +63,17 @@ class Settings(BaseSettings):
     #: a worker whose assigned partitions have lag but whose commits have not moved for this
     #: long reports itself not alive (Kubernetes restarts it), seconds
     stall_timeout: float = Field(default=300.0, gt=0)
+    #: records fetched per poll, all partitions together. Faust stops fetching a partition
+    #: when its agent's buffer passes 80% of ``stream_buffer``; the other 20% must hold a
+    #: whole poll, or the delivery loop blocks on a full buffer and stalls every topic
+    #: (the OTP lane behind a bulk backlog). Keep ``max_poll_records <= stream_buffer / 5``.
+    max_poll_records: int = Field(default=500, ge=1)
+    #: bytes fetched per partition per request. Small, so a backlog on one topic fills the
+    #: fetch buffer with a few hundred records a partition, not thousands that every other
+    #: topic's records (OTPs) would queue behind
+    max_fetch_bytes_per_partition: int = Field(default=64 * 1024, ge=1024)
+    #: events buffered per agent before Faust pauses fetching its partitions
+    stream_buffer: int = Field(default=4096, ge=16)
     #: how often offsets are committed, seconds
     commit_interval: float = Field(default=1.0, gt=0)
     #: port of the worker's web server (health, metrics); 0 disables it
