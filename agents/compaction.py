@@ -66,3 +66,18 @@ async def tidy_dead_letters() -> None:
         await (await compactor()).tidy()
     except Exception:
         app.log.exception("dead-letter compaction pass failed")
+
+
+@app.timer(interval=settings.compaction_interval)
+async def sweep_ledgers() -> None:
+    """Forget delivery-ledger entries past FUSION_LEDGER_TTL (in our own partitions)."""
+    runtime = await get_runtime(app, settings, topics)
+    actives = app.assignor.assigned_actives()
+    for processor in list(runtime.processors.values()):
+        if processor.ledger is None:
+            continue
+        owned = {tp.partition for tp in actives if tp.topic == processor.spec.topic}
+        try:
+            await processor.ledger.sweep(owned)
+        except Exception:
+            app.log.exception("sweeping the %s ledger failed", processor.channel)

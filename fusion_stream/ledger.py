@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from typing import Any
 
 from fusion_stream.envelope import Job
@@ -90,10 +90,19 @@ class TableLedger:
         if self.entries.get(job.job_id.encode()) is not None:
             await self.entries.delete(job.partition, job.job_id.encode())
 
-    async def sweep(self) -> int:
-        """Tombstone entries past the TTL; returns how many."""
+    async def sweep(self, owned: Collection[int]) -> int:
+        """Tombstone entries past the TTL in the partitions this worker owns; returns how many.
+
+        Entries of other partitions (left in memory from before a rebalance) are not ours to
+        delete: their owner may have written a fresher value.
+        """
         cutoff = now_ms() - self.ttl_ms
-        stale = [(k, _parse(v)[2]) for k, v in self.entries.items() if _parse(v)[1] < cutoff]
+        stale = [
+            (key, partition)
+            for key, value in self.entries.items()
+            for _, written, partition in [_parse(value)]
+            if written < cutoff and partition in owned
+        ]
         for key, partition in stale:
             await self.entries.delete(partition, key)
         return len(stale)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -86,6 +86,8 @@ class Ledger(Protocol):
     async def mark(self, job: Job, state: str) -> None: ...
 
     async def forget(self, job: Job) -> None: ...
+
+    async def sweep(self, owned: Collection[int]) -> int: ...
 
 
 class Callbacks(Protocol):
