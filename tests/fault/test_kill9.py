@@ -12,7 +12,7 @@ from tests.conftest import TopicSet
 from tests.fault.conftest import FAST_ENV
 from tests.support.kafka import produce, read_outcomes, webhook
 
-pytestmark = pytest.mark.fault
+pytestmark = [pytest.mark.fault, pytest.mark.timeout(900)]
 
 N = 20_000
 KILLS = 5

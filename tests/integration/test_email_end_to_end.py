@@ -164,13 +164,16 @@ def test_email_events_are_sent_through_ses_with_attachments(
     assert plain["status"] == "sent"
     result = plain["job_result"]
     assert result["message"] == "Published"
+    assert plain["message"] == "Published"  # the old worker's state string, for dashboards
+    assert plain["task"] == "send_plain_email"
     assert [d["field"] for d in result["dropped_recipients"]] == ["to"]
     assert attached["status"] == "sent"
-    assert attached["job_result"]["task"] == "send_template_attachment_email"
+    assert attached["task"] == "send_template_attachment_email"
 
     unverified = outcomes["unverified"]
     assert unverified["status"] == "failed"
     assert "Message Rejected by SES" in (unverified["error"] or "")
+    assert unverified["message"] == "Message Rejected by SES"
     assert outcomes["nobody"]["status"] == "rejected"
 
     messages = {
