@@ -268,7 +268,7 @@ class ChannelProcessor:
         decision = decide(
             exc,
             attempt=attempt,
-            policy=self.spec.retry,
+            policy=self.spec.retry.for_task(job.task_type),
             now_ms=now_ms(),
             born_ms=created or first_failure,
             otp=self.spec.otp or bool(job.payload.get("isOTP")),

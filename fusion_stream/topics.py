@@ -6,7 +6,7 @@ import difflib
 import os
 import re
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import MappingProxyType
@@ -88,6 +88,19 @@ class RetryPolicy:
     tiers: tuple[RetryTier, ...]
     max_attempts: int
     budget_seconds: float
+    #: per ``task_type`` policies (what a task type does not set, it takes from the channel)
+    task_types: Mapping[str, RetryPolicy] = field(default_factory=dict)
+
+    def for_task(self, task_type: str | None) -> RetryPolicy:
+        """The policy of an event of ``task_type``: its override, else the channel's."""
+        return self.task_types.get(task_type or "", self)
+
+    def map_tiers(self, fn: Callable[[RetryTier], RetryTier]) -> RetryPolicy:
+        return replace(
+            self,
+            tiers=tuple(fn(t) for t in self.tiers),
+            task_types={k: p.map_tiers(fn) for k, p in self.task_types.items()},
+        )
 
 
 @dataclass(frozen=True)
@@ -202,7 +215,7 @@ class TopicsConfig:
                 c,
                 topic=prefix + c.topic,
                 dlq=prefix + c.dlq,
-                retry=replace(c.retry, tiers=tuple(tier(t) for t in c.retry.tiers)),
+                retry=c.retry.map_tiers(tier),
             )
             for name, c in self.channels.items()
         }
@@ -486,14 +499,31 @@ class _Parser:
             raise _Invalid(at, f"no schema file {name}.avsc in {self.schemas}")
         return name
 
-    def retry(self, at: _At, tiers: Mapping[str, RetryTier]) -> RetryPolicy:
-        at.mapping({"tiers", "max_attempts", "budget"}, ["tiers", "max_attempts", "budget"])
+    def retry(
+        self, at: _At, tiers: Mapping[str, RetryTier], base: RetryPolicy | None = None
+    ) -> RetryPolicy:
+        keys = {"tiers", "max_attempts", "budget"}
+        if base is None:
+            at.mapping(keys | {"task_types"}, ["tiers", "max_attempts", "budget"])
+        else:
+            at.mapping(keys)  # a task type's override: any subset of the channel's keys
         chosen = []
-        for item in at["tiers"].items():
+        for item in at["tiers"].items() if "tiers" in at else []:
             if (topic := item.string()) not in tiers:
                 raise _Invalid(item, f"unknown retry tier {topic!r} (declare it in retry_tiers)")
             chosen.append(tiers[topic])
-        return RetryPolicy(tuple(chosen), at["max_attempts"].integer(), at["budget"].seconds())
+        policy = RetryPolicy(
+            tuple(chosen) or (base.tiers if base else ()),
+            at["max_attempts"].integer() if "max_attempts" in at else base.max_attempts,  # type: ignore[union-attr]
+            at["budget"].seconds() if "budget" in at else base.budget_seconds,  # type: ignore[union-attr]
+        )
+        if base is None and "task_types" in at:
+            overrides = {
+                str(key.value): self.retry(value, tiers, policy)
+                for key, value in at["task_types"].mapping().entries()
+            }
+            policy = replace(policy, task_types=MappingProxyType(overrides))
+        return policy
 
     def layer(self, at: _At) -> _Layer:
         return _Layer(
