@@ -117,6 +117,7 @@ class ChannelProcessor:
         callbacks: Callbacks | None = None,
         in_flight_policy: str = "hold",
         bulkhead: Bulkhead | None = None,
+        otp_ttl: float | None = 600.0,
     ) -> None:
         self.spec = channel
         self.channel = channel.name
@@ -129,6 +130,7 @@ class ChannelProcessor:
         self.callbacks = callbacks
         self.in_flight_policy = in_flight_policy
         self.bulkhead = bulkhead or Bulkhead(100, 25)
+        self.otp_ttl_ms = int(otp_ttl * 1000) if otp_ttl else 0
 
     async def process(self, record: Record) -> None:
         key = record.key.decode("utf-8", "replace") if record.key else None
@@ -233,8 +235,14 @@ class ChannelProcessor:
         )
 
     def expires_at(self, job: Job) -> int | None:
+        """An OTP's expiry: its ``expires_at``, else its creation time plus the default TTL."""
         value = job.payload.get("expires_at")
-        return int(value) if value else None
+        if value:
+            return int(value)
+        if self.otp_ttl_ms and (self.spec.otp or job.payload.get("isOTP")):
+            born = int(job.payload.get("created_at") or job.timestamp_ms or 0)
+            return born + self.otp_ttl_ms if born else None
+        return None
 
     async def check_ledger(self, job: Job) -> tuple[Status, str] | None:
         """None when the job may be sent now (marked in flight); else why it is skipped."""

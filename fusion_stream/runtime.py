@@ -60,6 +60,7 @@ class Runtime:
                 else None,
                 callbacks=self.callbacks,
                 in_flight_policy=policies.get(channel, policies.get("default", "hold")),
+                otp_ttl=self.settings.otp_ttl,
                 bulkhead=Bulkhead(
                     self.settings.max_in_flight, self.settings.max_in_flight_per_destination
                 ),

@@ -39,6 +39,9 @@ class Settings(BaseSettings):
     #: channel agents this worker runs (default: all). Run the OTP lane in pods of its own
     #: (``FUSION_CHANNELS='["sms.otp"]'``) so no bulk campaign shares its event loop
     channels: list[str] | None = None
+    #: seconds an OTP without ``expires_at`` stays worth sending (from its ``created_at``,
+    #: else its Kafka timestamp); after that it is ``expired``, never sent or retried
+    otp_ttl: float = Field(default=600.0, gt=0)
     #: default provider per channel when an event names none
     default_provider: dict[str, str] = Field(
         default_factory=lambda: {

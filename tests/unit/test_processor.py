@@ -177,3 +177,26 @@ async def test_otp_out_of_budget_is_expired_and_not_dead_lettered() -> None:
     old = int(time.time() * 1000) - 301_000
     await processor.process(record(created_at=old, isOTP=True))
     assert publisher.to("t.otp.dlq") == [] and outcomes(publisher)[0]["status"] == "expired"
+
+
+async def test_otp_without_expires_at_gets_the_default_ttl() -> None:
+    adapter = ScriptedAdapter()
+    processor, publisher, _, _ = make(adapter, OTP)  # default TTL: 600 s
+    stale = int(time.time() * 1000) - 601_000
+    await processor.process(record("old-otp", created_at=stale, isOTP=True))
+    await processor.process(record("new-otp", created_at=int(time.time() * 1000), isOTP=True))
+    assert [j.job_id for j in adapter.calls] == ["new-otp"]
+    assert [o["status"] for o in outcomes(publisher)] == ["expired", "sent"]
+
+
+async def test_a_task_type_override_changes_the_attempts() -> None:
+    spec = ChannelSpec(
+        "sms",
+        "t.sms",
+        "sms_request",
+        "t.sms.dlq",
+        RetryPolicy(TIERS, 3, 3600, task_types={"marketing": RetryPolicy(TIERS, 1, 3600)}),
+    )
+    processor, publisher, _, _ = make(ScriptedAdapter(TransientError("503")), spec)
+    await processor.process(record(task_type="marketing"))
+    assert outcomes(publisher)[0]["status"] == "dead"  # one attempt only: no retry
