@@ -103,10 +103,14 @@ class SnsSms(BaseProvider[SnsSettings]):
         params, settings = self.publish_params(job), self.settings
         if self._client is None or self._client[0] is not settings:
             self._client = (settings, await self.run_blocking(self._make_client, settings))
+        await self.throttle(job)  # the account's SMS rate (config rate_per_second)
         try:
             answer = await self.run_blocking(self._client[1].publish, **params)
         except boto.ClientError as exc:
-            raise self.client_error(exc) from None
+            error = self.client_error(exc)
+            if isinstance(error, TransientError):
+                self.penalise(error.retry_after or 1.0)  # throttled: slow this account down
+            raise error from None
         except (boto.NoCredentialsError, boto.PartialCredentialsError, boto.NoRegionError) as exc:
             raise ConfigurationError(f"provider {self.name!r}: {type(exc).__name__}") from None
         except boto.ParamValidationError:  # its text quotes the values: the message, an OTP

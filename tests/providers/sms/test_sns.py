@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from typing import Any
 from urllib.parse import parse_qs
@@ -13,6 +14,7 @@ from moto.sns.models import sns_backends
 
 from fusion_stream.envelope import Job
 from fusion_stream.errors import ConfigurationError, PermanentError, TransientError
+from fusion_stream.ratelimit import RateLimiter
 from providers.sms.sns import SnsSms
 
 REGION = "ap-south-1"
@@ -193,3 +195,16 @@ async def test_client_follows_settings_changes(sns, provider_config) -> None:
 def test_too_long_text_is_rejected(sns) -> None:
     with pytest.raises(PermanentError, match="1601 characters"):
         sns.publish_params(sms_job(message="x" * 1601))
+
+
+async def test_throttling_slows_the_account_down(context, provider_config, server) -> None:
+    limiter = RateLimiter()
+    limited = dataclasses.replace(context, limiter=limiter)
+    provider_config["sns"] = settings(base_url=server.url, timeout="2", rate_per_second="20")
+    adapter = SnsSms(limited)
+    server.reply(status=400, body=aws_error("Throttling", "Rate exceeded"))
+    with pytest.raises(TransientError):
+        await adapter.send(sms_job())
+    assert len(server.requests) == 1  # it took a token: the call was throttled first
+    bucket = limiter.bucket(adapter.rate_key(), 20.0)
+    assert bucket is not None and bucket.tokens() == 0  # penalised: no send for a while
