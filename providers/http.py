@@ -114,9 +114,25 @@ class HttpProvider(BaseProvider[SettingsT]):
     def parse_response(self, job: Job, response: HttpResponse) -> SendResult:
         """SendResult of a 2xx response; raise a typed error for a 200-with-error body."""
 
+    #: ``(code field, message field)`` of the provider's JSON error body. When set, a non-2xx
+    #: answer other than 429/5xx is mapped by its code through ``error_codes``.
+    error_body_fields: ClassVar[tuple[str, str] | None] = None
+
     def classify_error(self, response: HttpResponse) -> FusionError | None:
         """Hook: the error for a non-2xx response, or ``None`` for the default mapping."""
-        return None
+        if self.error_body_fields is None or response.status == 429 or response.status >= 500:
+            return None  # 429 / 5xx: the default (transient, with Retry-After)
+        code_field, message_field = self.error_body_fields
+        try:
+            body = response.json()
+        except PermanentError:
+            return None
+        if not isinstance(body, dict) or body.get(code_field) in (None, ""):
+            return None
+        message = f"{response.endpoint}: HTTP {response.status}: {body.get(message_field) or ''}"
+        return self.code_error(
+            body[code_field], message, status=response.status, body=response.text
+        )
 
     async def prepare(self, request: HttpRequest) -> HttpRequest:
         """Hook: async step before the call (fetch an OAuth token, sign the request)."""

@@ -7,7 +7,7 @@ from typing import Any
 import pydantic
 
 from fusion_stream.envelope import Job, SendResult
-from fusion_stream.errors import FusionError, PermanentError, excerpt
+from fusion_stream.errors import excerpt
 from providers.http import HttpProvider, HttpRequest, HttpResponse, basic_auth
 from providers.sms._common import phone, sender, text
 
@@ -54,6 +54,8 @@ class ClickSend(HttpProvider[ClickSendSettings]):
         "INVALID_SENDER_ID": "permanent",
     }
 
+    error_body_fields = ("response_code", "response_msg")
+
     def build_request(self, job: Job) -> HttpRequest:
         settings = self.settings
         message: dict[str, Any] = {
@@ -72,20 +74,6 @@ class ClickSend(HttpProvider[ClickSendSettings]):
             headers={
                 "Authorization": basic_auth(settings.username, settings.api_key.get_secret_value())
             },
-        )
-
-    def classify_error(self, response: HttpResponse) -> FusionError | None:
-        if response.status == 429 or response.status >= 500:
-            return None  # the base's transient mapping (with Retry-After)
-        try:
-            body = response.json()
-        except PermanentError:
-            return None
-        if not isinstance(body, dict) or not body.get("response_code"):
-            return None
-        message = f"{response.endpoint}: HTTP {response.status}: {body.get('response_msg') or ''}"
-        return self.code_error(
-            body["response_code"], message, status=response.status, body=response.text
         )
 
     def parse_response(self, job: Job, response: HttpResponse) -> SendResult:

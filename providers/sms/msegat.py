@@ -5,7 +5,7 @@ from __future__ import annotations
 import pydantic
 
 from fusion_stream.envelope import Job, SendResult
-from fusion_stream.errors import ConfigurationError, FusionError, PermanentError, excerpt
+from fusion_stream.errors import ConfigurationError, excerpt
 from providers.http import HttpProvider, HttpRequest, HttpResponse
 from providers.sms._common import phone, sender, text
 
@@ -59,6 +59,8 @@ class Msegat(HttpProvider[MsegatSettings]):
         )
     }  # fmt: skip
 
+    error_body_fields = ("code", "message")
+
     def build_request(self, job: Job) -> HttpRequest:
         settings = self.settings
         origin = sender(job, settings.sender)
@@ -73,18 +75,6 @@ class Msegat(HttpProvider[MsegatSettings]):
             "msgEncoding": "UTF8",
         }
         return HttpRequest("POST", f"{settings.base_url.rstrip('/')}/gw/sendsms.php", json=body)
-
-    def classify_error(self, response: HttpResponse) -> FusionError | None:
-        if response.status == 429 or response.status >= 500:
-            return None  # the base's transient mapping (with Retry-After)
-        try:
-            body = response.json()
-        except PermanentError:
-            return None
-        if not isinstance(body, dict) or body.get("code") is None:
-            return None
-        message = f"{response.endpoint}: HTTP {response.status}: {body.get('message') or ''}"
-        return self.code_error(body["code"], message, status=response.status, body=response.text)
 
     def parse_response(self, job: Job, response: HttpResponse) -> SendResult:
         body = response.json()

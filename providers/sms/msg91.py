@@ -8,7 +8,7 @@ from typing import Any, Literal
 import pydantic
 
 from fusion_stream.envelope import Job, SendResult
-from fusion_stream.errors import ConfigurationError, FusionError, PermanentError, excerpt
+from fusion_stream.errors import ConfigurationError, FusionError, excerpt
 from fusion_stream.sms.segments import analyse
 from providers.http import HttpProvider, HttpRequest, HttpResponse
 from providers.sms._common import phone, sender, text
@@ -96,6 +96,8 @@ class Msg91(HttpProvider[Msg91Settings]):
             return "flow", str(template)
         return "v2", None
 
+    error_body_fields = ("code", "message")
+
     def build_request(self, job: Job) -> HttpRequest:
         settings = self.settings
         api, template = self.api_for(job)
@@ -143,18 +145,6 @@ class Msg91(HttpProvider[Msg91Settings]):
         if config.get("dlt_template_id"):
             legacy["DLT_TE_ID"] = str(config["dlt_template_id"])
         return HttpRequest("POST", f"{base}/api/v2/sendsms", json=legacy, headers=headers)
-
-    def classify_error(self, response: HttpResponse) -> FusionError | None:
-        if response.status == 429 or response.status >= 500:
-            return None  # the base's transient mapping (with Retry-After)
-        try:
-            body = response.json()
-        except PermanentError:
-            return None
-        if not isinstance(body, dict) or body.get("code") is None:
-            return None
-        message = f"{response.endpoint}: HTTP {response.status}: {body.get('message') or ''}"
-        return self.code_error(body["code"], message, status=response.status, body=response.text)
 
     def parse_response(self, job: Job, response: HttpResponse) -> SendResult:
         body = response.json()

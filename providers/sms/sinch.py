@@ -8,7 +8,7 @@ from urllib.parse import quote
 import pydantic
 
 from fusion_stream.envelope import Job, SendResult
-from fusion_stream.errors import FusionError, PermanentError, excerpt
+from fusion_stream.errors import PermanentError, excerpt
 from providers.http import HttpProvider, HttpRequest, HttpResponse
 from providers.sms._common import phone, sender, text
 
@@ -54,6 +54,8 @@ class Sinch(HttpProvider[SinchSettings]):
         "missing_callback_url": "permanent",
     }
 
+    error_body_fields = ("code", "text")
+
     def build_request(self, job: Job) -> HttpRequest:
         settings = self.settings
         body: dict[str, Any] = {
@@ -73,22 +75,6 @@ class Sinch(HttpProvider[SinchSettings]):
             f"{settings.base_url.rstrip('/')}/xms/v1/{plan}/batches",
             json=body,
             headers={"Authorization": f"Bearer {settings.api_token.get_secret_value()}"},
-        )
-
-    def classify_error(self, response: HttpResponse) -> FusionError | None:
-        if response.status == 429 or response.status >= 500:
-            return None  # the default: transient, with Retry-After
-        try:
-            data = response.json()
-        except FusionError:
-            return None
-        if not isinstance(data, dict) or not data.get("code"):
-            return None
-        return self.code_error(
-            data["code"],
-            f"{response.endpoint}: HTTP {response.status}: {data.get('text') or ''}",
-            status=response.status,
-            body=response.text,
         )
 
     def parse_response(self, job: Job, response: HttpResponse) -> SendResult:

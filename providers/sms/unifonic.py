@@ -5,7 +5,7 @@ from __future__ import annotations
 import pydantic
 
 from fusion_stream.envelope import Job, SendResult
-from fusion_stream.errors import FusionError, PermanentError, excerpt
+from fusion_stream.errors import excerpt
 from providers.http import HttpProvider, HttpRequest, HttpResponse
 from providers.sms._common import phone, sender, text
 
@@ -58,6 +58,8 @@ class Unifonic(HttpProvider[UnifonicSettings]):
         "599": "transient",  # request failed
     }
 
+    error_body_fields = ("errorCode", "message")
+
     def build_request(self, job: Job) -> HttpRequest:
         settings = self.settings
         form = {
@@ -75,20 +77,6 @@ class Unifonic(HttpProvider[UnifonicSettings]):
             f"{settings.base_url.rstrip('/')}/rest/SMS/messages",
             data=form,
             headers={"Accept": "application/json"},
-        )
-
-    def classify_error(self, response: HttpResponse) -> FusionError | None:
-        if response.status == 429 or response.status >= 500:
-            return None  # the base's transient mapping (with Retry-After)
-        try:
-            body = response.json()
-        except PermanentError:
-            return None
-        if not isinstance(body, dict) or not body.get("errorCode"):
-            return None
-        message = f"{response.endpoint}: HTTP {response.status}: {body.get('message') or ''}"
-        return self.code_error(
-            body["errorCode"], message, status=response.status, body=response.text
         )
 
     def parse_response(self, job: Job, response: HttpResponse) -> SendResult:
