@@ -74,7 +74,12 @@ class AvroCodec:
     """
 
     def __init__(
-        self, schemas_dir: Path, *, registry_url: str | None = None, registry_client: Any = None
+        self,
+        schemas_dir: Path,
+        *,
+        registry_url: str | None = None,
+        registry_client: Any = None,
+        registry_auth: str | None = None,
     ) -> None:
         self._entries: dict[str, _Entry] = {}
         self._writers: dict[bytes, Any] = {}  # fingerprint -> parsed writer schema (read form)
@@ -90,7 +95,10 @@ class AvroCodec:
         if registry_client is None and registry_url:
             from confluent_kafka.schema_registry import SchemaRegistryClient
 
-            registry_client = SchemaRegistryClient.new_client({"url": registry_url})
+            conf = {"url": registry_url}
+            if registry_auth:  # "user:password" (Confluent Cloud: API key and secret)
+                conf["basic.auth.user.info"] = registry_auth
+            registry_client = SchemaRegistryClient.new_client(conf)
         self._registry = registry_client
         self._ids: dict[str, int] = {}  # schema name -> registered schema id
         self._by_id: dict[int, Any] = {}  # schema id -> parsed writer schema (read form)
@@ -98,6 +106,16 @@ class AvroCodec:
 
     def schema_names(self) -> list[str]:
         return sorted(self._entries)
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> AvroCodec:
+        """The codec the settings describe (schemas folder, registry URL and credentials)."""
+        auth = settings.schema_registry_auth
+        return cls(
+            settings.schemas_dir,
+            registry_url=settings.schema_registry_url,
+            registry_auth=auth.get_secret_value() if auth is not None else None,
+        )
 
     def encode(
         self, schema: str, record: Mapping[str, Any], *, framing: str | None = None

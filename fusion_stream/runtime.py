@@ -88,7 +88,7 @@ async def get_runtime(app: Any, settings: Settings, topics: TopicsConfig) -> Run
             connector = aiohttp.TCPConnector(limit=settings.max_in_flight * 2, ttl_dns_cache=300)
             session = aiohttp.ClientSession(connector=connector)
             executor = ThreadPoolExecutor(max_workers=16, thread_name_prefix="fusion-blocking")
-            codec = AvroCodec(settings.schemas_dir, registry_url=settings.schema_registry_url)
+            codec = AvroCodec.from_settings(settings)
             # every provider-config record is read before the first event is routed
             provider_config = ProviderConfigReader(
                 bootstrap_servers(settings.broker), topics.provider_config, codec

@@ -25,6 +25,8 @@ class Settings(BaseSettings):
     app_id: str = "fusion-stream"
     #: Schema Registry URL; when set, records are written with Confluent framing
     schema_registry_url: str | None = None
+    #: Schema Registry credentials ``user:password`` (masked when printed)
+    schema_registry_auth: SecretStr | None = None
     #: path of topics.yaml (every topic, its configs and value schema)
     topics_file: Path = ROOT / "topics.yaml"
     #: folder holding the Avro schemas (.avsc)
@@ -103,8 +105,6 @@ class Settings(BaseSettings):
     host: str = Field(default_factory=socket.gethostname)
     #: bytes of a provider response kept in an outcome
     response_excerpt: int = 300
-    #: SASL password for the broker, if any (masked when printed)
-    broker_password: SecretStr | None = None
     #: log level of the worker
     log_level: str = "info"
 

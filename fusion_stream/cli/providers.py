@@ -28,7 +28,7 @@ _CODE = re.compile(r"^\+?\d{1,3}$|^[A-Za-z]{2}$")
 
 def _codec() -> AvroCodec:
     settings = get_settings()
-    return AvroCodec(settings.schemas_dir, registry_url=settings.schema_registry_url)
+    return AvroCodec.from_settings(settings)
 
 
 def _pairs(items: tuple[str, ...], what: str) -> dict[str, str]:

@@ -17,7 +17,7 @@ from fusion_stream.topics import bootstrap_servers, get_topics
 
 def _codec() -> AvroCodec:
     settings = get_settings()
-    return AvroCodec(settings.schemas_dir, registry_url=settings.schema_registry_url)
+    return AvroCodec.from_settings(settings)
 
 
 def produce(channel: str, payload: dict[str, Any], *, count: int = 1) -> list[str]:
