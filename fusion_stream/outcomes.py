@@ -72,6 +72,8 @@ def build_outcome(
     details.pop("latency_ms", None)
     if extra:
         details.update(extra)
+    if payload.get("context"):  # the old worker logged an SMS's context with its result
+        details.setdefault("context", payload["context"])
     record: dict[str, Any] = {
         "job_id": job_id,
         "channel": channel,

@@ -200,3 +200,9 @@ async def test_a_task_type_override_changes_the_attempts() -> None:
     processor, publisher, _, _ = make(ScriptedAdapter(TransientError("503")), spec)
     await processor.process(record(task_type="marketing"))
     assert outcomes(publisher)[0]["status"] == "dead"  # one attempt only: no retry
+
+
+async def test_the_sms_context_travels_into_the_outcome() -> None:
+    processor, publisher, _, _ = make(ScriptedAdapter())
+    await processor.process(record(context="appointment-reminder"))
+    assert outcomes(publisher)[0]["job_result"]["context"] == "appointment-reminder"
