@@ -84,15 +84,16 @@ class Compactor:
         await self.index.put(partition, letter.key, letter.encode())
 
     async def on_outcome(self, key: bytes | None, headers: Mapping[str, bytes]) -> bool:
-        """An outcome: a ``sent`` job with a dead letter resolves it. True if it did."""
-        if not key or headers.get(h.STATUS) != b"sent":
+        """An outcome: a job with a dead letter that got sent (``sent``, or ``duplicate``: it
+        had been sent already) resolves it. True if it did."""
+        if not key or headers.get(h.STATUS) not in (b"sent", b"duplicate"):
             return False
         channel = h.text(headers, h.CHANNEL) or ""
         value = self.index.get(index_key(channel, key.decode("utf-8", "replace")))
         if value is None:
             return False
         letter = DeadLetter.decode(index_key(channel, key.decode()), value)
-        await self.resolve(letter, "sent after all")
+        await self.resolve(letter, f"{h.text(headers, h.STATUS)} after all")
         return True
 
     async def resolve(self, letter: DeadLetter, why: str) -> None:

@@ -15,6 +15,7 @@ COMMANDS = [
     ("send", "outcomes"),
     ("sink", "sink"),
     ("providers", "providers"),
+    ("dlq", "dlq"),
 ]
 
 

@@ -51,3 +51,10 @@ async def test_tidy_expires_old_letters_it_owns_and_sets_the_gauges() -> None:
     assert metrics.DLQ_DEPTH.labels("sms")._value.get() == 1
     assert 2 * 86400 - 60 < metrics.DLQ_OLDEST.labels("sms")._value.get() < 2 * 86400 + 60
     assert metrics.DLQ_DEPTH.labels("webhook")._value.get() == 0
+
+
+async def test_a_duplicate_outcome_also_resolves_it() -> None:
+    c, publisher, _ = make(set())
+    await c.on_dead_letter("t.sms.dlq", 1, b"job-3", b"x", now_ms())
+    assert await c.on_outcome(b"job-3", {h.STATUS: b"duplicate", h.CHANNEL: b"sms"})
+    assert publisher.records[0].value is None
