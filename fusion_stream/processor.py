@@ -94,7 +94,17 @@ class Callbacks(Protocol):
     def post(self, url: str, outcome: Mapping[str, Any]) -> None: ...
 
 
-IN_FLIGHT, SENT = "in-flight", "sent"
+#: ledger states: before the call, after a success, after any other terminal decision
+IN_FLIGHT, SENT, SETTLED = "in-flight", "sent", "settled"
+
+
+def is_replay(record: Record) -> bool:
+    """A dead letter replayed by an operator: it may be tried again though already settled."""
+    return h.REPLAYED in record.headers
+
+
+def is_replay_job(job: Job) -> bool:
+    return h.REPLAYED in job.headers
 
 
 class ChannelProcessor:
@@ -130,6 +140,7 @@ class ChannelProcessor:
         self.callbacks = callbacks
         self.in_flight_policy = in_flight_policy
         self.bulkhead = bulkhead or Bulkhead(100, 25)
+        self.one_per_job = Bulkhead(total=2**31, per_destination=1)
         self.otp_ttl_ms = int(otp_ttl * 1000) if otp_ttl else 0
 
     async def process(self, record: Record) -> None:
@@ -148,6 +159,8 @@ class ChannelProcessor:
             return
         attempt = h.integer(record.headers, h.ATTEMPT, 0) + 1
         if expired(now_ms=now_ms(), expires_at_ms=self.expires_at(job)):
+            if not await self.settle(record, job, attempt):
+                return
             await self.emit(
                 record,
                 job.job_id,
@@ -165,8 +178,11 @@ class ChannelProcessor:
         provider: str = adapter.name
         skipped: tuple[Status, str] | None = None
         failure: Exception | None = None
+        decided: tuple[Decision, int] | None = None
         result: SendResult | None = None
-        async with self.bulkhead.slot(destination(adapter, job)):
+        # One copy of a job at a time in this worker: a copy redelivered while the first is
+        # still in its call (a rebalance re-fetched it) waits, then finds it in the ledger.
+        async with self.one_per_job.slot(job.job_id), self.bulkhead.slot(destination(adapter, job)):
             started = time.monotonic()
             if self.ledger is not None:
                 skipped = await self.check_ledger(job)
@@ -175,18 +191,23 @@ class ChannelProcessor:
                     result = await adapter.send(job)
                 except Exception as exc:  # every failure is routed, none escapes
                     failure = exc
+                    decided = self.decide(record, job, exc, attempt)
                 if self.ledger is not None:
                     if failure is None:
                         await self.ledger.mark(job, SENT)
+                    elif decided is not None and decided[0].action is Action.RETRY:
+                        await self.ledger.forget(job)  # the retry may send
                     else:
-                        await self.ledger.forget(job)
+                        await self.ledger.mark(job, SETTLED)
         if skipped is not None:
             status, message = skipped
             await self.emit(record, job.job_id, status, job=job, attempt=attempt, message=message)
             return
         if failure is not None or result is None:
             assert failure is not None
-            await self.on_failure(record, job, provider, failure, attempt, _ms_since(started))
+            await self.on_failure(
+                record, job, provider, failure, attempt, _ms_since(started), decided
+            )
             return
         metrics.LATENCY.labels(self.channel, result.provider).observe(time.monotonic() - started)
         await self.emit(
@@ -244,15 +265,54 @@ class ChannelProcessor:
             return born + self.otp_ttl_ms if born else None
         return None
 
+    def decide(
+        self, record: Record, job: Job, exc: Exception, attempt: int
+    ) -> tuple[Decision, int]:
+        """The retry decision for this failure, and the event's first-failure time."""
+        first_failure = h.integer(record.headers, h.FIRST_FAILURE, now_ms())
+        created = int(job.payload.get("created_at") or 0)
+        decision = decide(
+            exc,
+            attempt=attempt,
+            policy=self.spec.retry.for_task(job.task_type),
+            now_ms=now_ms(),
+            born_ms=created or first_failure,
+            otp=self.spec.otp or bool(job.payload.get("isOTP")),
+            expires_at_ms=self.expires_at(job),
+        )
+        return decision, first_failure
+
+    async def settle(self, record: Record, job: Job, attempt: int) -> bool:
+        """Record a terminal decision made without a send; False (and a ``duplicate``
+        outcome) when a redelivered copy finds the job already decided."""
+        if self.ledger is None:
+            return True
+        state = self.ledger.state(job)
+        if state in (SENT, SETTLED) and not is_replay(record):
+            await self.emit(
+                record,
+                job.job_id,
+                Status.DUPLICATE,
+                job=job,
+                attempt=attempt,
+                message=f"duplicate: this job was already {state}",
+            )
+            return False
+        await self.ledger.mark(job, SETTLED)
+        return True
+
     async def check_ledger(self, job: Job) -> tuple[Status, str] | None:
         """None when the job may be sent now (marked in flight); else why it is skipped."""
         assert self.ledger is not None
         state = self.ledger.state(job)
         if state == SENT:
             return Status.DUPLICATE, "duplicate: already sent, not sent again"
+        if state == SETTLED and not is_replay_job(job):
+            return Status.DUPLICATE, "duplicate: this job was already settled, not sent again"
         if self.in_flight_policy == "resend":
             return None  # an in-flight mark would change nothing: skip its round trip
         if state == IN_FLIGHT:
+            await self.ledger.mark(job, SETTLED)  # reported once; a later copy is a duplicate
             return Status.UNKNOWN, (
                 "unknown: a worker stopped during the provider call; "
                 "not re-sent (reconcile with the provider)"
@@ -268,20 +328,17 @@ class ChannelProcessor:
         exc: Exception,
         attempt: int,
         latency_ms: float,
+        decided: tuple[Decision, int] | None = None,
     ) -> None:
         if not isinstance(exc, DeliveryError | ConfigurationError):
             log.error("unexpected error in job %s (%s)", job.job_id, exc, exc_info=exc)
-        first_failure = h.integer(record.headers, h.FIRST_FAILURE, now_ms())
-        created = int(job.payload.get("created_at") or 0)
-        decision = decide(
-            exc,
-            attempt=attempt,
-            policy=self.spec.retry.for_task(job.task_type),
-            now_ms=now_ms(),
-            born_ms=created or first_failure,
-            otp=self.spec.otp or bool(job.payload.get("isOTP")),
-            expires_at_ms=self.expires_at(job),
-        )
+        if decided is None:  # failed before any call (routing): settle it here
+            decided = self.decide(record, job, exc, attempt)
+            if decided[0].action is not Action.RETRY and not await self.settle(
+                record, job, attempt
+            ):
+                return
+        decision, first_failure = decided
         if decision.alert:
             metrics.CONFIG_ALERTS.labels(self.channel, provider or job.provider_name or "").inc()
         if decision.action is Action.RETRY:

@@ -7,6 +7,7 @@ from functools import partial
 from typing import Any
 
 from fusion_stream.app import app, settings, topics
+from fusion_stream.commitguard import mark_done
 from fusion_stream.processor import Record, headers_dict
 from fusion_stream.runtime import get_runtime
 from fusion_stream.window import InFlightWindow
@@ -24,8 +25,13 @@ async def run_channel(stream: Any, channel: str, ledger: Any | None = None) -> N
     runtime = await get_runtime(app, settings, topics)
     processor = runtime.processor(channel, ledger)
     manual = stream.noack()
+
     # Every pending event gets a task; the processor's bulkhead caps the provider calls.
-    window = InFlightWindow(settings.max_pending, settings.max_pending, manual.ack)
+    async def ack(event: Any) -> None:
+        mark_done(event.message)
+        await manual.ack(event)
+
+    window = InFlightWindow(settings.max_pending, settings.max_pending, ack)
     try:
         async for event in manual.events():
             message = event.message

@@ -99,8 +99,13 @@ class Worker:
     """A `fusion-stream worker` subprocess bound to one topic set and consumer group."""
 
     def __init__(
-        self, topic_set: TopicSet, log_dir: Path, env: dict[str, str] | None = None
+        self,
+        topic_set: TopicSet,
+        log_dir: Path,
+        env: dict[str, str] | None = None,
+        name: str = "worker",
     ) -> None:
+        self.name = name
         self.topic_set = topic_set
         self.app_id = f"{topic_set.prefix}fusion-stream"
         self.log_dir = log_dir
@@ -122,7 +127,7 @@ class Worker:
 
     def start(self, wait_ready: bool = True) -> None:
         self.starts += 1
-        log = open(self.log_dir / f"worker-{self.starts}.log", "wb")
+        log = open(self.log_dir / f"{self.name}-{self.starts}.log", "wb")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "fusion_stream.cli", "worker", "--loglevel", "warning"],
             env=self.env(),
@@ -134,7 +139,7 @@ class Worker:
             self.wait_ready()
 
     def log_text(self) -> str:
-        return (self.log_dir / f"worker-{self.starts}.log").read_text(errors="replace")
+        return (self.log_dir / f"{self.name}-{self.starts}.log").read_text(errors="replace")
 
     def wait_ready(self, timeout: float = 90) -> None:
         deadline = time.monotonic() + timeout
@@ -182,7 +187,7 @@ def worker_factory(tmp_path: Path) -> Iterator[Callable[..., Worker]]:
     workers: list[Worker] = []
 
     def make(topic_set: TopicSet, env: dict[str, str] | None = None) -> Worker:
-        w = Worker(topic_set, tmp_path, env)
+        w = Worker(topic_set, tmp_path, env, name=f"worker{len(workers) + 1}")
         workers.append(w)
         return w
 

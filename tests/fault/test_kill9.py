@@ -10,7 +10,7 @@ import pytest
 
 from tests.conftest import TopicSet
 from tests.fault.conftest import FAST_ENV
-from tests.support.kafka import produce, read_outcomes, webhook
+from tests.support.kafka import produce, read_outcomes, wait_committed, webhook
 
 pytestmark = [pytest.mark.fault, pytest.mark.timeout(900)]
 
@@ -39,16 +39,24 @@ def test_kill9_five_times_loses_nothing_and_sends_nothing_twice(
     final = worker_factory(fast_topic_set, env=env)
     final.start()
 
-    deadline = time.monotonic() + 300
+    # Everything committed means every outcome is on the broker (outcomes go before acks).
+    topic = fast_topic_set.config().channel("webhook").topic
+    assert wait_committed(topic, final.app_id, timeout=600) == 0, final.log_text()[-3000:]
     by_job: dict[str, list[str]] = defaultdict(list)
-    while time.monotonic() < deadline:
-        by_job.clear()
-        for o in read_outcomes(fast_topic_set, until=10**9, timeout=30, idle=3):
-            by_job[o["job_id"]].append(o["status"])
-        if len(by_job) == N:
-            break
+    for o in read_outcomes(fast_topic_set, until=10**9, timeout=300):
+        by_job[o["job_id"]].append(o["status"])
     report = Counter(s for statuses in by_job.values() for s in statuses)
     print(f"\nkill -9 x{KILLS} at requests {kills}; outcomes {dict(report)}")
+
+    missing = sorted(set(ids) - set(by_job))
+    if missing:  # say where they were: delivered or not, which partitions and offsets
+        deliveries = http_server.count_by(lambda r: r.path)
+        from tests.support.kafka import read_topic
+
+        where = {m.key().decode(): (m.partition(), m.offset())
+                 for m in read_topic(topic, until=N, timeout=120)}
+        print("missing:", [(j, deliveries.get(f"/{j}", 0), where.get(j)) for j in missing[:40]])
+        print("workers:", [w.log_text()[-1500:] for w in (final,)])
 
     # Zero lost: every job has an outcome, and none has two decisive ones.
     assert set(by_job) == set(ids), f"{N - len(by_job)} jobs without an outcome; {dict(report)}"

@@ -6,7 +6,7 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
-from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
 
 from fusion_stream.codec import AvroCodec
 from fusion_stream.settings import ROOT
@@ -54,8 +54,9 @@ def produce_raw(topic: str, items: Iterable[tuple[bytes | None, bytes | None]]) 
 
 
 def read_topic(topic: str, *, until: int, timeout: float, idle: float | None = None) -> list[Any]:
-    """Messages of ``topic`` from the start: stops at ``until`` messages, the timeout, or after
-    ``idle`` seconds without a new one."""
+    """Messages of ``topic`` from the start: everything up to the end offsets seen when called
+    (or ``until`` messages, or the timeout). With ``idle`` it also waits that long for
+    messages produced after the call started, as long as new ones keep coming."""
     consumer = Consumer(
         {
             "bootstrap.servers": bootstrap(),
@@ -64,17 +65,26 @@ def read_topic(topic: str, *, until: int, timeout: float, idle: float | None = N
             "enable.auto.commit": False,
         }
     )
-    consumer.subscribe([topic])
     found: list[Any] = []
     deadline = time.monotonic() + timeout
-    last = time.monotonic()
     try:
+        parts = consumer.list_topics(topic, timeout=10).topics[topic].partitions
+        ends = {
+            p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1]
+            for p in parts
+        }
+        consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in parts])
+        seen = dict.fromkeys(parts, -1)
+        last = time.monotonic()
         while len(found) < until and time.monotonic() < deadline:
             batch = [m for m in consumer.consume(1000, 0.5) if m.error() is None]
+            for m in batch:
+                seen[m.partition()] = m.offset()
             found.extend(batch)
             if batch:
                 last = time.monotonic()
-            elif idle is not None and time.monotonic() - last > idle:
+            caught_up = all(seen[p] + 1 >= ends[p] for p in parts)
+            if caught_up and (idle is None or time.monotonic() - last > idle):
                 break
     finally:
         consumer.close()

@@ -153,7 +153,7 @@ async def test_routing_errors_never_reach_a_provider() -> None:
     processor, publisher, table, _ = make(ConfigurationError("unknown provider 'x'"))
     await processor.process(record())
     assert outcomes(publisher)[0]["status"] == "failed"
-    assert table.changelog == []
+    assert [v.split(b"|")[0] for _, _, v in table.changelog if v] == [b"settled"]  # never in flight
 
 
 async def test_undecodable_record_is_dead_lettered_as_deserialize() -> None:
@@ -206,3 +206,52 @@ async def test_the_sms_context_travels_into_the_outcome() -> None:
     processor, publisher, _, _ = make(ScriptedAdapter())
     await processor.process(record(context="appointment-reminder"))
     assert outcomes(publisher)[0]["job_result"]["context"] == "appointment-reminder"
+
+
+async def test_a_copy_redelivered_during_the_call_waits_and_is_a_duplicate() -> None:
+    import asyncio
+
+    gate = asyncio.Event()
+
+    class SlowAdapter(ScriptedAdapter):
+        async def send(self, job):  # type: ignore[no-untyped-def]
+            self.calls.append(job)
+            await gate.wait()
+            return (
+                await super().send(job)
+                if False
+                else __import__("fusion_stream.envelope", fromlist=["SendResult"]).SendResult(
+                    "scripted", "id-1", 200
+                )
+            )
+
+    adapter = SlowAdapter()
+    processor, publisher, _, _ = make(adapter)
+    first = asyncio.create_task(processor.process(record()))
+    await asyncio.sleep(0.01)
+    second = asyncio.create_task(processor.process(record()))  # a rebalance re-fetched it
+    await asyncio.sleep(0.01)
+    assert len(adapter.calls) == 1
+    gate.set()
+    await asyncio.gather(first, second)
+    assert len(adapter.calls) == 1
+    assert sorted(o["status"] for o in outcomes(publisher)) == ["duplicate", "sent"]
+
+
+async def test_a_settled_job_redelivered_is_a_duplicate_but_a_replay_is_tried_again() -> None:
+    adapter = ScriptedAdapter(PermanentError("HTTP 400"), PermanentError("HTTP 400"))
+    processor, publisher, _, _ = make(adapter)
+    await processor.process(record())  # failed: settled
+    await processor.process(record())  # redelivered after a crash
+    replay = record(headers={h.REPLAYED: b"t.sms.dlq:0:5"})
+    await processor.process(replay)  # an operator's replay is tried again
+    assert len(adapter.calls) == 2
+    assert [o["status"] for o in outcomes(publisher)] == ["failed", "duplicate", "failed"]
+
+
+async def test_unknown_is_reported_once() -> None:
+    processor, publisher, table, _ = make(ScriptedAdapter())
+    table.data[b"j1"] = f"in-flight|{int(time.time() * 1000)}|2".encode()
+    await processor.process(record())
+    await processor.process(record())
+    assert [o["status"] for o in outcomes(publisher)] == ["unknown", "duplicate"]
