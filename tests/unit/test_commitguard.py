@@ -48,3 +48,35 @@ def test_other_topics_are_acked_as_faust_always_did() -> None:
     consumer._committed_offset[TP("free", 0)] = None
     assert Consumer.ack(consumer, message("free", 3)) is True
     assert consumer._acked[TP("free", 0)] == [3]
+
+
+async def test_after_a_rebalance_never_committed_partitions_are_read_from_the_start() -> None:
+    from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
+
+    commitguard.install(["guarded"])
+
+    class Aio:
+        async def seek_to_committed(self) -> dict[TP, int | None]:
+            return {
+                TP("guarded", 0): None,
+                TP("guarded", 1): 0,
+                TP("guarded", 2): 7,
+                TP("free", 0): None,
+            }
+
+    class Thread:
+        sought: tuple[TP, ...] = ()
+
+        def _ensure_consumer(self) -> Aio:
+            return Aio()
+
+        async def call_thread(self, fn, *args):  # type: ignore[no-untyped-def]
+            return await fn(*args)
+
+        async def seek_to_beginning(self, *tps: TP) -> None:
+            self.sought = tps
+
+    thread = Thread()
+    committed = await AIOKafkaConsumerThread.seek_to_committed(thread)  # type: ignore[arg-type]
+    assert committed[TP("guarded", 2)] == 7
+    assert set(thread.sought) == {TP("guarded", 0), TP("guarded", 1)}
