@@ -53,8 +53,10 @@ def test_kill9_five_times_loses_nothing_and_sends_nothing_twice(
         deliveries = http_server.count_by(lambda r: r.path)
         from tests.support.kafka import read_topic
 
-        where = {m.key().decode(): (m.partition(), m.offset())
-                 for m in read_topic(topic, until=N, timeout=120)}
+        where = {
+            m.key().decode(): (m.partition(), m.offset())
+            for m in read_topic(topic, until=N, timeout=120)
+        }
         print("missing:", [(j, deliveries.get(f"/{j}", 0), where.get(j)) for j in missing[:40]])
         print("workers:", [w.log_text()[-1500:] for w in (final,)])
 

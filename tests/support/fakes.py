@@ -12,15 +12,26 @@ from fusion_stream.envelope import Job, SendResult
 from fusion_stream.settings import ROOT
 
 
-@dataclass
+class _Topic:
+    def get_topic_name(self) -> str:
+        return "app-ledger-changelog"
+
+
 class FakeTable:
-    """The slice of a Faust table the ledger uses: ``data`` and ``send_changelog``."""
+    """The slice of a Faust table the ledger uses: ``data``, its changelog topic and the app's
+    producer; every changelog write is recorded as (partition, key, value)."""
 
-    data: dict[bytes, bytes] = field(default_factory=dict)
-    changelog: list[tuple[int, bytes, bytes | None]] = field(default_factory=list)
+    def __init__(self) -> None:
+        self.data: dict[bytes, bytes] = {}
+        self.changelog: list[tuple[int, bytes, bytes | None]] = []
+        self.changelog_topic = _Topic()
+        self.app = self
 
-    def send_changelog(self, partition: int, key: bytes, value: bytes | None, **_: Any) -> Any:
-        self.changelog.append((partition, key, value))
+    async def maybe_start_producer(self) -> FakeTable:
+        return self
+
+    async def send(self, topic: str, key: bytes, value: bytes | None, **kw: Any) -> Any:
+        self.changelog.append((kw["partition"], key, value))
         fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         fut.set_result(None)
         return fut
