@@ -77,7 +77,12 @@ def test_exhausted_event_is_dead_with_headers_then_replay_resolves_it(
 
     # The endpoint recovers; an operator replays the dead letter by hand (same key and bytes).
     http_server.behaviour = None
-    produce_raw(spec.topic, [(letter.key(), letter.value())])
+    # The header `fusion-stream dlq replay` sets: without it the copy is a redelivery of a
+    # job already settled (a `duplicate`), not a new try.
+    replayed_from = f"{spec.dlq}:{letter.partition()}:{letter.offset()}".encode()
+    produce_raw(
+        spec.topic, [(letter.key(), letter.value())], {"fusion.replayed-from": replayed_from}
+    )
     deadline = time.monotonic() + 60
     tombstones: list = []
     while time.monotonic() < deadline and not tombstones:

@@ -43,7 +43,7 @@ def test_kill9_five_times_loses_nothing_and_sends_nothing_twice(
     topic = fast_topic_set.config().channel("webhook").topic
     assert wait_committed(topic, final.app_id, timeout=600) == 0, final.log_text()[-3000:]
     by_job: dict[str, list[str]] = defaultdict(list)
-    for o in read_outcomes(fast_topic_set, until=10**9, timeout=300):
+    for o in read_outcomes(fast_topic_set, until=10**9, timeout=300, idle=0):
         by_job[o["job_id"]].append(o["status"])
     report = Counter(s for statuses in by_job.values() for s in statuses)
     print(f"\nkill -9 x{KILLS} at requests {kills}; outcomes {dict(report)}")

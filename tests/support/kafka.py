@@ -6,7 +6,7 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
-from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, Producer, TopicPartition
 
 from fusion_stream.codec import AvroCodec
 from fusion_stream.settings import ROOT
@@ -45,18 +45,22 @@ def produce(topic_set: TopicSet, channel: str, records: Iterable[dict[str, Any]]
     return ids
 
 
-def produce_raw(topic: str, items: Iterable[tuple[bytes | None, bytes | None]]) -> None:
+def produce_raw(
+    topic: str,
+    items: Iterable[tuple[bytes | None, bytes | None]],
+    headers: dict[str, bytes] | None = None,
+) -> None:
     p = producer()
     for key, value in items:
-        p.produce(topic, key=key, value=value)
+        p.produce(topic, key=key, value=value, headers=headers)
         p.poll(0)
     assert p.flush(60) == 0
 
 
 def read_topic(topic: str, *, until: int, timeout: float, idle: float | None = None) -> list[Any]:
-    """Messages of ``topic`` from the start: everything up to the end offsets seen when called
-    (or ``until`` messages, or the timeout). With ``idle`` it also waits that long for
-    messages produced after the call started, as long as new ones keep coming."""
+    """Messages of ``topic`` from the start, until ``until`` of them or the timeout. With
+    ``idle`` it stops sooner: once it has read to the end offsets seen when it was called and
+    no new message came for ``idle`` seconds (``idle=0``: everything there was, at once)."""
     consumer = Consumer(
         {
             "bootstrap.servers": bootstrap(),
@@ -68,11 +72,7 @@ def read_topic(topic: str, *, until: int, timeout: float, idle: float | None = N
     found: list[Any] = []
     deadline = time.monotonic() + timeout
     try:
-        parts = consumer.list_topics(topic, timeout=10).topics[topic].partitions
-        ends = {
-            p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1]
-            for p in parts
-        }
+        parts, ends = _end_offsets(consumer, topic, deadline)
         consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in parts])
         seen = dict.fromkeys(parts, -1)
         last = time.monotonic()
@@ -84,11 +84,30 @@ def read_topic(topic: str, *, until: int, timeout: float, idle: float | None = N
             if batch:
                 last = time.monotonic()
             caught_up = all(seen[p] + 1 >= ends[p] for p in parts)
-            if caught_up and (idle is None or time.monotonic() - last > idle):
+            if caught_up and idle is not None and time.monotonic() - last >= idle:
                 break
     finally:
         consumer.close()
     return found
+
+
+def _end_offsets(
+    consumer: Consumer, topic: str, deadline: float
+) -> tuple[list[int], dict[int, int]]:
+    """Partitions and end offsets, retried while the broker is still electing leaders (right
+    after a restart it answers NOT_LEADER for a moment)."""
+    while True:
+        try:
+            parts = list(consumer.list_topics(topic, timeout=10).topics[topic].partitions)
+            ends = {
+                p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1]
+                for p in parts
+            }
+            return parts, ends
+        except KafkaException:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
 
 
 def read_outcomes(
