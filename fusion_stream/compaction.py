@@ -11,7 +11,6 @@ running the agent on every worker at once is safe.
 from __future__ import annotations
 
 import logging
-import time
 from collections import defaultdict
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
@@ -127,7 +126,3 @@ class Compactor:
                 (now - oldest[channel]) / 1000 if channel in oldest else 0
             )
         return expired
-
-
-def monotonic() -> float:
-    return time.monotonic()

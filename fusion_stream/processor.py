@@ -98,13 +98,9 @@ class Callbacks(Protocol):
 IN_FLIGHT, SENT, SETTLED = "in-flight", "sent", "settled"
 
 
-def is_replay(record: Record) -> bool:
+def is_replay(headers: Mapping[str, bytes]) -> bool:
     """A dead letter replayed by an operator: it may be tried again though already settled."""
-    return h.REPLAYED in record.headers
-
-
-def is_replay_job(job: Job) -> bool:
-    return h.REPLAYED in job.headers
+    return h.REPLAYED in headers
 
 
 class ChannelProcessor:
@@ -288,7 +284,7 @@ class ChannelProcessor:
         if self.ledger is None:
             return True
         state = self.ledger.state(job)
-        if state in (SENT, SETTLED) and not is_replay(record):
+        if state in (SENT, SETTLED) and not is_replay(record.headers):
             await self.emit(
                 record,
                 job.job_id,
@@ -307,7 +303,7 @@ class ChannelProcessor:
         state = self.ledger.state(job)
         if state == SENT:
             return Status.DUPLICATE, "duplicate: already sent, not sent again"
-        if state == SETTLED and not is_replay_job(job):
+        if state == SETTLED and not is_replay(job.headers):
             return Status.DUPLICATE, "duplicate: this job was already settled, not sent again"
         if self.in_flight_policy == "resend":
             return None  # an in-flight mark would change nothing: skip its round trip
