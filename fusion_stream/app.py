@@ -13,6 +13,9 @@ from fusion_stream.topics import get_topics
 settings = get_settings()
 topics = get_topics()
 
+datadir = settings.faust_data_dir()
+datadir.mkdir(parents=True, exist_ok=True)
+
 app = faust.App(
     settings.app_id,
     broker=settings.broker,
@@ -38,6 +41,7 @@ app = faust.App(
     web_port=settings.web_port or 6066,
     web_bind=settings.web_bind,
     web_in_thread=False,
+    datadir=str(datadir),
 )
 
 

@@ -12,6 +12,21 @@ skipped event is forgotten instead, and fetched again from the last commit.
 committed offset is above 0 (``if offset and offset > 0``): a partition never committed keeps
 its fetch position, past the skipped events. The guard seeks those to the beginning (the
 ``earliest`` reset they would get anyway); the ledger turns the re-read into duplicates.
+
+Two more Faust behaviours lose or strand events after a rebalance, and the guard replaces
+both for its topics:
+
+* The fetch loop drops any record below the partition's last read offset. A batch fetched
+  before the rebalance's seek but handed over after it moves that offset past the committed
+  one, so the re-fetched records from the commit onwards are dropped and never processed.
+  For guarded topics no record is dropped: a second copy of an event is the window's and the
+  ledger's business (one copy per job at a time; a job already sent is a duplicate).
+* ``_new_offset`` commits the first run of acked offsets even when the offset *at* the last
+  commit is missing ("gap of one" is tolerated: ``min(acked) - committed > 1``) and does not
+  check the head at all before the first commit. For guarded topics the commit moves only
+  over a run that starts exactly at the last commit (the log start when never committed).
+  A head that never finishes holds the commit, and the stall detector restarts the worker;
+  that is a late message, never a lost one.
 """
 
 from __future__ import annotations
@@ -22,10 +37,48 @@ from typing import Any
 
 from faust.transport.consumer import Consumer
 from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
+from mode import get_logger
 from mode.utils.futures import notify
+
+log = get_logger(__name__)
 
 _done: weakref.WeakSet[Any] = weakref.WeakSet()
 _guarded: set[str] = set()
+
+
+class ReadOffsets(dict[Any, Any]):
+    """Faust's last-read offsets, blind for guarded topics so no record of theirs is dropped."""
+
+    def __getitem__(self, tp: Any) -> Any:
+        if tp.topic in _guarded:
+            return None
+        return self.get(tp)
+
+
+def strict_new_offset(consumer: Any, tp: Any) -> int | None:
+    """The offset to commit for a guarded partition: past the acked run that starts at the last
+    commit (0 when nothing is known: the seek below records the log start), or None."""
+    acked: list[int] = consumer._acked[tp]
+    if not acked:
+        return None
+    acked.sort()
+    index: set[int] = consumer._acked_index[tp]
+    base = consumer._committed_offset[tp] or 0
+    stale = 0
+    while stale < len(acked) and acked[stale] < base:  # committed already (a second copy)
+        stale += 1
+    if stale:
+        index.difference_update(acked[:stale])
+        del acked[:stale]
+    if not acked or acked[0] != base:
+        return None
+    end = 1
+    while end < len(acked) and acked[end] == acked[end - 1] + 1:
+        end += 1
+    index.difference_update(acked[:end])
+    offset = acked[end - 1] + 1
+    del acked[:end]
+    return offset
 
 
 def mark_done(message: Any) -> None:
@@ -51,13 +104,49 @@ def install(topics: Iterable[str]) -> None:
     ack.fusion_guard = True  # type: ignore[attr-defined]
     Consumer.ack = ack  # type: ignore[method-assign]
 
+    original_new_offset = Consumer._new_offset
+
+    def new_offset(self: Any, tp: Any) -> int | None:
+        if tp.topic in _guarded:
+            return strict_new_offset(self, tp)
+        return original_new_offset(self, tp)
+
+    Consumer._new_offset = new_offset  # type: ignore[method-assign]
+
+    original_init = Consumer.__init__
+
+    def init(self: Any, *args: Any, **kwargs: Any) -> None:
+        original_init(self, *args, **kwargs)
+        self._read_offset = ReadOffsets()
+
+    Consumer.__init__ = init  # type: ignore[method-assign]
+
     seek_to_committed = AIOKafkaConsumerThread.seek_to_committed
 
     async def seek_uncommitted_to_beginning(self: Any) -> Any:
-        committed = await seek_to_committed(self)
-        never = [tp for tp, offset in committed.items() if tp.topic in _guarded and not offset]
+        committed = dict(await seek_to_committed(self))
+        guarded = [tp for tp in committed if tp.topic in _guarded]
+        if not guarded:
+            return committed
+        never = [tp for tp in guarded if not committed[tp]]
         if never:
             await self.seek_to_beginning(*never)
+        # The base the strict commit counts from: the commit, or the log start when there is
+        # none or retention deleted past it (those records are gone; say so).
+        starts = await self.earliest_offsets(*guarded)
+        for tp in guarded:
+            start = starts.get(tp) or 0
+            if committed[tp] and committed[tp] < start:
+                log.error(
+                    "%s: committed offset %d is below the log start %d: %d records were "
+                    "deleted by retention before they were processed",
+                    tp,
+                    committed[tp],
+                    start,
+                    start - committed[tp],
+                )
+            if not committed[tp] or committed[tp] < start:
+                committed[tp] = start
         return committed
 
     AIOKafkaConsumerThread.seek_to_committed = seek_uncommitted_to_beginning  # type: ignore[method-assign]

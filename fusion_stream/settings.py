@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import tempfile
 from functools import lru_cache
 from pathlib import Path
 
@@ -109,6 +110,13 @@ class Settings(BaseSettings):
     response_excerpt: int = 300
     #: log level of the worker
     log_level: str = "info"
+    #: Faust's working directory (its tables are in memory; it still writes a little here):
+    #: default ``<temp dir>/fusion-stream/<app_id>``, so the working directory can stay
+    #: read-only
+    data_dir: Path | None = None
+
+    def faust_data_dir(self) -> Path:
+        return self.data_dir or Path(tempfile.gettempdir()) / "fusion-stream" / self.app_id
 
 
 @lru_cache(maxsize=1)

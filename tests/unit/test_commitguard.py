@@ -76,7 +76,86 @@ async def test_after_a_rebalance_never_committed_partitions_are_read_from_the_st
         async def seek_to_beginning(self, *tps: TP) -> None:
             self.sought = tps
 
+        async def earliest_offsets(self, *tps: TP) -> dict[TP, int]:
+            assert set(tps) == {TP("guarded", 0), TP("guarded", 1), TP("guarded", 2)}
+            return {TP("guarded", 0): 0, TP("guarded", 1): 40, TP("guarded", 2): 3}
+
     thread = Thread()
     committed = await AIOKafkaConsumerThread.seek_to_committed(thread)  # type: ignore[arg-type]
-    assert committed[TP("guarded", 2)] == 7
     assert set(thread.sought) == {TP("guarded", 0), TP("guarded", 1)}
+    # The strict commit counts from the commit, or from the log start when there is none.
+    assert committed[TP("guarded", 0)] == 0
+    assert committed[TP("guarded", 1)] == 40
+    assert committed[TP("guarded", 2)] == 7
+    assert committed[TP("free", 0)] is None
+
+
+async def test_a_commit_below_the_log_start_counts_from_the_log_start(caplog) -> None:  # type: ignore[no-untyped-def]
+    from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
+
+    commitguard.install(["guarded"])
+
+    class Aio:
+        async def seek_to_committed(self) -> dict[TP, int | None]:
+            return {TP("guarded", 0): 5}
+
+    class Thread:
+        def _ensure_consumer(self) -> Aio:
+            return Aio()
+
+        async def call_thread(self, fn, *args):  # type: ignore[no-untyped-def]
+            return await fn(*args)
+
+        async def earliest_offsets(self, *tps: TP) -> dict[TP, int]:
+            return {TP("guarded", 0): 12}
+
+    committed = await AIOKafkaConsumerThread.seek_to_committed(Thread())  # type: ignore[arg-type]
+    assert committed[TP("guarded", 0)] == 12
+    assert "7 records were deleted by retention" in caplog.text
+
+
+GUARDED = TP("guarded", 0)
+
+
+class OffsetState:
+    """The state Faust's _new_offset reads and trims."""
+
+    def __init__(self, committed: int | None, acked: list[int]) -> None:
+        self._committed_offset = {GUARDED: committed}
+        self._acked = {GUARDED: list(acked)}
+        self._acked_index = {GUARDED: set(acked)}
+
+
+def test_the_commit_moves_over_the_run_that_starts_at_the_last_commit() -> None:
+    state = OffsetState(10, [12, 10, 11, 14])
+    assert commitguard.strict_new_offset(state, GUARDED) == 13
+    assert state._acked[GUARDED] == [14] and state._acked_index[GUARDED] == {14}
+
+
+def test_a_missing_head_holds_the_commit_even_a_gap_of_one() -> None:
+    # Faust's own rule lets this through (11 - 10 is not > 1) and commits past offset 10.
+    state = OffsetState(10, [11, 12])
+    assert commitguard.strict_new_offset(state, GUARDED) is None
+    assert Consumer._new_offset(state, GUARDED) is None  # installed: the same rule
+    assert state._acked[GUARDED] == [11, 12]
+
+
+def test_before_the_first_commit_the_head_is_checked_from_zero() -> None:
+    assert commitguard.strict_new_offset(OffsetState(None, [3, 4]), GUARDED) is None
+    assert commitguard.strict_new_offset(OffsetState(None, [0, 1, 3]), GUARDED) == 2
+
+
+def test_acks_below_the_commit_are_dropped_second_copies() -> None:
+    state = OffsetState(10, [8, 9, 10])
+    assert commitguard.strict_new_offset(state, GUARDED) == 11
+    assert state._acked[GUARDED] == [] and state._acked_index[GUARDED] == set()
+    assert commitguard.strict_new_offset(OffsetState(10, [8, 9]), GUARDED) is None
+
+
+def test_no_record_of_a_guarded_topic_is_dropped_as_already_read() -> None:
+    commitguard.install(["guarded"])
+    offsets = commitguard.ReadOffsets()
+    offsets.update({GUARDED: 500, TP("free", 0): 7})
+    offsets[TP("guarded", 1)] = 9
+    assert offsets[GUARDED] is None and offsets[TP("guarded", 1)] is None
+    assert offsets[TP("free", 0)] == 7 and offsets[TP("free", 1)] is None

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
+
 import pydantic
 import pytest
 
@@ -48,3 +51,14 @@ def test_codec_from_settings_uses_the_registry_with_its_credentials(
     assert data[0] == 0  # Confluent framing: a registry is configured
     assert codec.decode(data, "webhook_request")["job_id"] == "j"
     assert codec._registry._conf["basic.auth.user.info"] == "sr-key:sr-secret"
+
+
+def test_faust_writes_under_the_temp_dir_unless_told(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("FUSION_APP_ID", "acme-fusion")
+    assert (
+        Settings().faust_data_dir() == Path(tempfile.gettempdir()) / "fusion-stream" / "acme-fusion"
+    )
+    monkeypatch.setenv("FUSION_DATA_DIR", str(tmp_path))
+    assert Settings().faust_data_dir() == tmp_path
