@@ -6,7 +6,7 @@ from typing import Any
 
 import faust
 
-from fusion_stream import commitguard
+from fusion_stream import commitguard, fetchpriority
 from fusion_stream.settings import get_settings
 from fusion_stream.topics import get_topics
 
@@ -61,6 +61,8 @@ def channel_topic(channel: str) -> faust.TopicT:
     """The raw-bytes Faust topic of a channel (agents decode values themselves)."""
     spec = topics.channel(channel)
     commitguard.install([spec.topic])  # only events the window finished get committed
+    if spec.otp:
+        fetchpriority.install([spec.topic])  # its records are handed over before bulk ones
     return app.topic(
         spec.topic, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw"
     )

@@ -160,6 +160,7 @@ def test_otp_is_sent_before_a_bulk_backlog_drains(topic_set: TopicSet, worker_fa
         f"\nOTP sent {otp['log_time'] - otp['created_at']} ms after it was produced, "
         f"with {after_otp} bulk SMS still to go"
     )
-    # Not a timing assertion: the OTP must come out with most of the backlog still waiting.
-    assert after_otp > bulk // 2, "the OTP waited behind the bulk backlog"
+    # Not a timing assertion: the OTP must come out with (nearly) all the backlog still
+    # waiting. Its records are handed over before any bulk record (fusion_stream.fetchpriority).
+    assert after_otp > bulk * 9 // 10, "the OTP waited behind the bulk backlog"
     assert worker.stop() == 0
