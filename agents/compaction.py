@@ -1,11 +1,14 @@
-"""Compaction agent: indexes dead letters, tombstones resolved and expired ones, exports gauges."""
+"""Compaction agent: indexes dead letters, tombstones expired ones, exports gauges.
+
+Dead letters resolved by a replay are tombstoned by the processor that sent the replayed copy
+(``ChannelProcessor.resolve_dead_letter``); the index drops them when it reads the tombstone.
+"""
 
 from typing import Any
 
 from fusion_stream.app import app, settings, topics
 from fusion_stream.compaction import Compactor
 from fusion_stream.ledger import PartitionedTable
-from fusion_stream.processor import headers_dict
 from fusion_stream.runtime import get_runtime
 
 _dlqs = {spec.dlq: spec.name for spec in topics.channels.values()}
@@ -47,17 +50,6 @@ async def dead_letters(stream: Any) -> None:
             await c.on_dead_letter(m.topic, m.partition, m.key, m.value, ts)
         except Exception:  # bookkeeping only: never stop the agent over one record
             app.log.exception("indexing dead letter %s@%s failed", m.topic, m.offset)
-
-
-@app.agent(_raw(topics.outcomes), name="fusion.agents.resolve-dead-letters")
-async def resolve_dead_letters(stream: Any) -> None:
-    c = await compactor()
-    async for event in stream.events():
-        m = event.message
-        try:
-            await c.on_outcome(m.key, headers_dict(m.headers))
-        except Exception:
-            app.log.exception("resolving dead letters from outcome %s failed", m.offset)
 
 
 @app.timer(interval=settings.compaction_interval)

@@ -1,10 +1,9 @@
 """Dead-letter bookkeeping (replaces the old failed-queue cron): index, resolve, expire, measure.
 
 The index is a table keyed ``<channel>|<job_id>`` -> ``<dlq topic>|<partition>|<dead_ms>``,
-filled from the DLQ topics. A ``sent`` outcome for an indexed job (a replayed copy got
-through) tombstones the dead letter; so does age past the retention. DLQ topics and the
-outcomes topic have the same partition count and are keyed by job_id, so a job's dead letter
-and its outcomes share a partition number: each worker handles the partitions it owns, and
+filled from the DLQ topics (a tombstone removes the entry). Age past the retention
+tombstones a dead letter here; a replayed copy that got through is tombstoned by the
+processor that sent it. Each worker indexes and expires only the DLQ partitions it owns, so
 running the agent on every worker at once is safe.
 """
 
@@ -15,7 +14,6 @@ from collections import defaultdict
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 
-from fusion_stream import headers as h
 from fusion_stream import metrics
 from fusion_stream.ledger import PartitionedTable, now_ms
 from fusion_stream.types import Publisher
@@ -81,19 +79,6 @@ class Compactor:
             return
         letter = DeadLetter(channel, job_id, topic, partition, ts_ms or now_ms())
         await self.index.put(partition, letter.key, letter.encode())
-
-    async def on_outcome(self, key: bytes | None, headers: Mapping[str, bytes]) -> bool:
-        """An outcome: a job with a dead letter that got sent (``sent``, or ``duplicate``: it
-        had been sent already) resolves it. True if it did."""
-        if not key or headers.get(h.STATUS) not in (b"sent", b"duplicate"):
-            return False
-        channel = h.text(headers, h.CHANNEL) or ""
-        value = self.index.get(index_key(channel, key.decode("utf-8", "replace")))
-        if value is None:
-            return False
-        letter = DeadLetter.decode(index_key(channel, key.decode()), value)
-        await self.resolve(letter, f"{h.text(headers, h.STATUS)} after all")
-        return True
 
     async def resolve(self, letter: DeadLetter, why: str) -> None:
         # The tombstone goes to the dead letter's own partition: compaction is per partition.

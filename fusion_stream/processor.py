@@ -103,6 +103,18 @@ def is_replay(headers: Mapping[str, bytes]) -> bool:
     return h.REPLAYED in headers
 
 
+def replayed_from(headers: Mapping[str, bytes]) -> tuple[str, int] | None:
+    """The dead letter a replayed copy came from: (DLQ topic, partition), from the header
+    ``fusion.replayed-from: <dlq topic>:<partition>:<offset>``; None if absent or garbled."""
+    value = h.text(headers, h.REPLAYED)
+    if not value:
+        return None
+    parts = value.rsplit(":", 2)
+    if len(parts) != 3 or not parts[0] or not parts[1].isdigit():
+        return None
+    return parts[0], int(parts[1])
+
+
 class ChannelProcessor:
     """Processes the records of one channel topic (and its retries).
 
@@ -468,7 +480,7 @@ class ChannelProcessor:
             **kw,
         )
         value = self.codec.encode("outcome", outcome)
-        # Status and channel also as headers: the compaction agent reads them without decoding.
+        # Status and channel also as headers: consumers of the outcomes can filter without decoding.
         await self.publisher.publish(
             self.outcomes_topic,
             job_id.encode() if job_id else None,
@@ -476,11 +488,30 @@ class ChannelProcessor:
             {h.STATUS: str(status).encode(), h.CHANNEL: self.channel.encode()},
         )
         metrics.OUTCOMES.labels(self.channel, outcome["provider"] or "", str(status)).inc()
+        if status in (Status.SENT, Status.DUPLICATE):
+            await self.resolve_dead_letter(record, job_id)
         job = kw.get("job")
         if status is not Status.RETRYING and self.callbacks is not None and job is not None:
             url = job.callback_url
             if url and self.wants_outcome_callback(job):
                 self.callbacks.post(url, outcome)
+
+    async def resolve_dead_letter(self, record: Record, job_id: str) -> None:
+        """A replayed copy got through (``sent``, or ``duplicate``: an earlier copy was sent):
+        tombstone its dead letter, so the DLQ's compaction drops it and the compaction agent
+        drops it from its index. Only replays can reach ``sent`` after a dead letter (the
+        ledger settles dead jobs), so no other outcome needs a look."""
+        origin = replayed_from(record.headers)
+        if origin is None or not job_id:
+            return
+        dlq, partition = origin
+        await self.publisher.publish(dlq, job_id.encode(), None, partition=partition)
+        log.info(
+            "dead letter %s in %s[%d] resolved: its replayed copy got through",
+            job_id,
+            dlq,
+            partition,
+        )
 
     def wants_outcome_callback(self, job: Job) -> bool:
         # The webhook channel keeps the old meaning of callback_url: its adapter posts the

@@ -1,5 +1,5 @@
 """A permanently failing endpoint: retried through every tier, then dead in the DLQ with all
-headers; a replayed copy that succeeds gets its dead letter tombstoned by the compaction agent."""
+headers; a replayed copy that succeeds gets its dead letter tombstoned by the worker."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """`fusion-stream dlq` on the real broker: dead letters made by a worker (webhook answering 400),
 inspected with stats/list/show, replayed once the endpoint recovers: each job is delivered
-exactly once more, ends `sent`, and its dead letter is tombstoned by the compaction agent."""
+exactly once more, ends `sent`, and its dead letter is tombstoned by the worker that sent it."""
 
 from __future__ import annotations
 
@@ -173,7 +173,7 @@ def test_inspect_then_replay_delivers_each_once_and_resolves_the_dead_letters(
         assert not {h.ATTEMPT, h.STATUS, h.LAST_ERROR, *h.SPRING.values()} & set(names)
         assert names[h.REPLAYED].decode().startswith(f"{spec.dlq}:")
 
-    # the compaction agent tombstones each resolved dead letter; the undecodable one stays
+    # the worker tombstones each resolved dead letter; the undecodable one stays
     deadline = time.monotonic() + 60
     while live_count(topic_set) != 1 and time.monotonic() < deadline:
         time.sleep(1)

@@ -1,8 +1,7 @@
-"""The compaction agent's bookkeeping: index dead letters, resolve on `sent`, expire, gauges."""
+"""The compaction agent's bookkeeping: index dead letters, drop tombstoned ones, expire, gauges."""
 
 from __future__ import annotations
 
-from fusion_stream import headers as h
 from fusion_stream import metrics
 from fusion_stream.compaction import Compactor
 from fusion_stream.ledger import PartitionedTable, now_ms
@@ -18,19 +17,6 @@ def make(owned: set[tuple[str, int]]) -> tuple[Compactor, FakePublisher, FakeTab
         PartitionedTable(table), publisher, DLQS, lambda: owned, retention_seconds=7 * 86400
     )
     return c, publisher, table
-
-
-async def test_a_sent_outcome_tombstones_the_dead_letter_in_its_partition() -> None:
-    c, publisher, table = make({("t.sms.dlq", 4)})
-    await c.on_dead_letter("t.sms.dlq", 4, b"job-1", b"original bytes", now_ms())
-    assert b"sms|job-1" in table.data
-    sent = {h.STATUS: b"sent", h.CHANNEL: b"sms"}
-    assert not await c.on_outcome(b"job-1", {h.STATUS: b"retrying", h.CHANNEL: b"sms"})
-    assert not await c.on_outcome(b"job-1", {**sent, h.CHANNEL: b"webhook"})  # other channel
-    assert await c.on_outcome(b"job-1", sent)
-    [tomb] = publisher.records
-    assert (tomb.topic, tomb.key, tomb.value, tomb.partition) == ("t.sms.dlq", b"job-1", None, 4)
-    assert b"sms|job-1" not in table.data
 
 
 async def test_a_tombstone_on_the_dlq_drops_the_index_entry() -> None:
@@ -51,10 +37,3 @@ async def test_tidy_expires_old_letters_it_owns_and_sets_the_gauges() -> None:
     assert metrics.DLQ_DEPTH.labels("sms")._value.get() == 1
     assert 2 * 86400 - 60 < metrics.DLQ_OLDEST.labels("sms")._value.get() < 2 * 86400 + 60
     assert metrics.DLQ_DEPTH.labels("webhook")._value.get() == 0
-
-
-async def test_a_duplicate_outcome_also_resolves_it() -> None:
-    c, publisher, _ = make(set())
-    await c.on_dead_letter("t.sms.dlq", 1, b"job-3", b"x", now_ms())
-    assert await c.on_outcome(b"job-3", {h.STATUS: b"duplicate", h.CHANNEL: b"sms"})
-    assert publisher.records[0].value is None

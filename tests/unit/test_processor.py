@@ -255,3 +255,35 @@ async def test_unknown_is_reported_once() -> None:
     await processor.process(record())
     await processor.process(record())
     assert [o["status"] for o in outcomes(publisher)] == ["unknown", "duplicate"]
+
+
+async def test_a_replayed_copy_that_gets_through_tombstones_its_dead_letter() -> None:
+    adapter = ScriptedAdapter(PermanentError("HTTP 400"))
+    processor, publisher, _, _ = make(adapter)
+    await processor.process(record())  # failed: a dead letter
+    assert [r.value is not None for r in publisher.to("t.sms.dlq")] == [True]
+    replay = record(headers={h.REPLAYED: b"t.sms.dlq:3:17"})
+    await processor.process(replay)  # sent this time
+    await processor.process(replay)  # redelivered: duplicate, and the tombstone again
+    tombs = publisher.to("t.sms.dlq")[1:]
+    assert [(r.key, r.value, r.partition) for r in tombs] == [(b"j1", None, 3)] * 2
+    assert [o["status"] for o in outcomes(publisher)] == ["failed", "sent", "duplicate"]
+
+
+@pytest.mark.parametrize(
+    "header",
+    [b"t.sms.dlq:x:17", b"17", b"", b":3:17"],
+)
+async def test_a_garbled_replay_header_resolves_nothing(header: bytes) -> None:
+    processor, publisher, _, _ = make(ScriptedAdapter())
+    await processor.process(record(headers={h.REPLAYED: header}))
+    assert [o["status"] for o in outcomes(publisher)] == ["sent"]
+    assert [r.topic for r in publisher.records] == ["t.outcomes"]
+
+
+def test_replayed_from_reads_topic_and_partition() -> None:
+    from fusion_stream.processor import replayed_from
+
+    assert replayed_from({h.REPLAYED: b"fusion.sms.dlq:4:1234"}) == ("fusion.sms.dlq", 4)
+    assert replayed_from({h.REPLAYED: b"a:b.dlq:0:1"}) == ("a:b.dlq", 0)
+    assert replayed_from({}) is None
