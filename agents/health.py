@@ -6,7 +6,7 @@ from typing import Any
 from faust.types import TP
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from fusion_stream import metrics
+from fusion_stream import commitguard, metrics
 from fusion_stream.app import app, settings, topics
 from fusion_stream.health import StallDetector
 
@@ -32,6 +32,10 @@ async def watch_commits() -> None:
                     max(0, end - (positions[tp][0] or 0))
                 )
     detector.observe(time.monotonic(), positions)
+    try:
+        await commitguard.repair(consumer, time.monotonic())
+    except Exception:  # a seek during a rebalance: the rebalance's own seek covers it
+        app.log.exception("re-reading a partition with a dropped event failed")
 
 
 @app.page("/livez")

@@ -27,11 +27,18 @@ both for its topics:
   over a run that starts exactly at the last commit (the log start when never committed).
   A head that never finishes holds the commit, and the stall detector restarts the worker;
   that is a late message, never a lost one.
+
+Faust still drops events on a few more paths around a rebalance (fetched after the seek
+but dispatched while flow control was suspended, or stamped with the old generation), and
+then nothing reads them again until the next rebalance: the commit waits for an event that
+never comes. ``repair`` finds such a partition (the event at the commit is not in the window
+while later ones are done, for ``REPAIR_AFTER`` seconds) and reads it again from the commit.
 """
 
 from __future__ import annotations
 
 import weakref
+from collections import Counter, defaultdict
 from collections.abc import Iterable
 from typing import Any
 
@@ -40,10 +47,19 @@ from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
 from mode import get_logger
 from mode.utils.futures import notify
 
+from fusion_stream import metrics
+
 log = get_logger(__name__)
+
+#: seconds the event at a guarded partition's commit may be missing from the window, while
+#: later events are done, before the partition is read again from the commit. Normally it
+#: is never missing; just after a rebalance its re-fetched copy may still be on its way.
+REPAIR_AFTER = 15.0
 
 _done: weakref.WeakSet[Any] = weakref.WeakSet()
 _guarded: set[str] = set()
+_in_window: defaultdict[Any, Counter[int]] = defaultdict(Counter)  # tp -> offsets -> copies
+_missing: dict[Any, tuple[int, float]] = {}  # tp -> (offset at the commit, missing since)
 
 
 class ReadOffsets(dict[Any, Any]):
@@ -81,9 +97,68 @@ def strict_new_offset(consumer: Any, tp: Any) -> int | None:
     return offset
 
 
+def mark_started(message: Any) -> None:
+    """The window took this event."""
+    _in_window[message.tp][message.offset] += 1
+
+
 def mark_done(message: Any) -> None:
     """The window finished this event (its outcome is on the broker): it may be committed."""
     _done.add(message)
+    mark_left(message)
+
+
+def mark_left(message: Any) -> None:
+    """This event is no longer in the window (done, or cancelled at shutdown)."""
+    offsets = _in_window.get(message.tp)
+    if offsets is not None:
+        offsets[message.offset] -= 1
+        if offsets[message.offset] <= 0:
+            del offsets[message.offset]
+
+
+def missing_heads(consumer: Any, now: float, after: float = REPAIR_AFTER) -> list[tuple[Any, int]]:
+    """Guarded partitions whose commit has waited ``after`` seconds for an event that is not
+    in the window while later events are done: (partition, offset at the commit)."""
+    found = []
+    waiting = set()
+    for tp, acked in list(consumer._acked.items()):
+        if tp.topic not in _guarded or not acked:
+            continue
+        base = consumer._committed_offset.get(tp) or 0
+        if min(acked) <= base or _in_window[tp].get(base):
+            continue  # the commit moves at the next interval, or the event is being worked on
+        waiting.add(tp)
+        offset, since = _missing.get(tp, (base, now))
+        if offset != base:
+            offset, since = base, now
+        _missing[tp] = (offset, since)
+        if now - since >= after:
+            found.append((tp, base))
+            del _missing[tp]
+    for tp in set(_missing) - waiting:
+        del _missing[tp]
+    return found
+
+
+async def repair(consumer: Any, now: float, after: float = REPAIR_AFTER) -> list[Any]:
+    """Read again from the commit every partition ``missing_heads`` finds; returns them."""
+    repaired = []
+    assigned = consumer.assignment()
+    for tp, offset in missing_heads(consumer, now, after):
+        if tp not in assigned:
+            continue
+        log.warning(
+            "%s: the event at offset %d never reached the agent (dropped by Faust around a "
+            "rebalance) while later ones are done; reading the partition again from %d",
+            tp,
+            offset,
+            offset,
+        )
+        metrics.REREADS.labels(tp.topic).inc()
+        await consumer.seek_wait({tp: offset})  # on the consumer thread
+        repaired.append(tp)
+    return repaired
 
 
 def install(topics: Iterable[str]) -> None:

@@ -35,3 +35,8 @@ CALLBACKS = Counter("fusion_callbacks_total", "Outcome callbacks, by result", ["
 CONSUMER_LAG = Gauge(
     "fusion_consumer_lag", "End offset minus committed offset", ["topic", "partition"]
 )
+REREADS = Counter(
+    "fusion_partition_rereads_total",
+    "Partitions read again from the commit because Faust dropped an event before the agent",
+    ["topic"],
+)

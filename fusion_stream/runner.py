@@ -7,7 +7,7 @@ from functools import partial
 from typing import Any
 
 from fusion_stream.app import app, settings, topics
-from fusion_stream.commitguard import mark_done
+from fusion_stream.commitguard import mark_done, mark_left, mark_started
 from fusion_stream.processor import Record, headers_dict
 from fusion_stream.runtime import get_runtime
 from fusion_stream.window import InFlightWindow
@@ -44,7 +44,10 @@ async def run_channel(stream: Any, channel: str, ledger: Any | None = None) -> N
                 timestamp_ms=int(message.timestamp * 1000) if message.timestamp else None,
                 headers=headers_dict(message.headers),
             )
+            mark_started(message)
             await window.submit(message.tp, event, partial(processor.process, record))
     finally:
         # Stopping: unfinished work is cancelled and never acked, so it is redelivered.
         await window.cancel()
+        for item in window.unacked():
+            mark_left(item.message)

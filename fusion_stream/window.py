@@ -100,6 +100,10 @@ class InFlightWindow:
                 self._pending -= acked
                 self._room.notify_all()
 
+    def unacked(self) -> list[Any]:
+        """Items started and not acked (after ``cancel``: those that never will be)."""
+        return [e.item for q in self._queues.values() for e in q]
+
     async def drain(self) -> None:
         """Wait until every started item has finished (acked or failed)."""
         tasks = [e.task for q in self._queues.values() for e in q if e.task is not None]

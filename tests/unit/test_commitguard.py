@@ -159,3 +159,56 @@ def test_no_record_of_a_guarded_topic_is_dropped_as_already_read() -> None:
     offsets[TP("guarded", 1)] = 9
     assert offsets[GUARDED] is None and offsets[TP("guarded", 1)] is None
     assert offsets[TP("free", 0)] == 7 and offsets[TP("free", 1)] is None
+
+
+class Guarded:
+    """The consumer state the head repair reads, and the seeks it makes."""
+
+    def __init__(self, committed: int | None, acked: list[int]) -> None:
+        self._committed_offset = {GUARDED: committed}
+        self._acked = {GUARDED: list(acked)}
+        self.sought: list[dict[TP, int]] = []
+
+    def assignment(self) -> set[TP]:
+        return {GUARDED}
+
+    async def seek_wait(self, partitions: dict[TP, int]) -> None:
+        self.sought.append(partitions)
+
+
+def window_has(offset: int, topic: str = "guarded") -> ConsumerMessage:
+    m = message(topic, offset)
+    commitguard.mark_started(m)
+    return m
+
+
+async def test_a_head_dropped_before_the_window_is_read_again_after_a_while() -> None:
+    commitguard.install(["guarded"])
+    consumer = Guarded(10, [11, 12])  # 10 never reached the agent; 11 and 12 are done
+    assert await commitguard.repair(consumer, now=100.0, after=30) == []  # noticed
+    assert await commitguard.repair(consumer, now=120.0, after=30) == []
+    assert await commitguard.repair(consumer, now=131.0, after=30) == [GUARDED]
+    assert consumer.sought == [{GUARDED: 10}]
+
+
+async def test_a_head_still_in_the_window_is_late_not_lost() -> None:
+    commitguard.install(["guarded"])
+    consumer = Guarded(20, [21])
+    head = window_has(20)  # e.g. a hanging provider call: the stall detector's business
+    assert await commitguard.repair(consumer, now=0.0, after=30) == []
+    assert await commitguard.repair(consumer, now=100.0, after=30) == []
+    commitguard.mark_left(head)  # cancelled (shutdown) or done: no longer in the window
+    assert await commitguard.repair(consumer, now=200.0, after=30) == []  # noticed now
+    assert await commitguard.repair(consumer, now=231.0, after=30) == [GUARDED]
+
+
+async def test_a_commit_about_to_move_or_a_moving_one_is_left_alone() -> None:
+    commitguard.install(["guarded"])
+    ready = Guarded(30, [31, 30])  # the head is done: the next commit takes it
+    assert await commitguard.repair(ready, now=0.0, after=0) == []
+    moving = Guarded(40, [42])
+    assert await commitguard.repair(moving, now=0.0, after=30) == []
+    moving._committed_offset[GUARDED] = 41  # committed meanwhile: the clock starts again
+    assert await commitguard.repair(moving, now=29.0, after=30) == []
+    assert await commitguard.repair(moving, now=40.0, after=30) == []
+    assert moving.sought == []

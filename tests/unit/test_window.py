@@ -89,3 +89,16 @@ async def test_failed_work_is_never_acked_and_holds_later_items() -> None:
     await window.submit("p", 1, _nothing)
     await window.drain()
     assert acked == []
+
+
+async def test_cancelled_work_is_left_unacked_and_listed() -> None:
+    acked: list[int] = []
+    gate = asyncio.Event()
+    window = InFlightWindow(5, 5, acked.append)
+    await window.submit("p", 0, _nothing)
+    await window.submit("p", 1, gate.wait)
+    await window.submit("q", 2, gate.wait)
+    await asyncio.sleep(0.01)
+    await window.cancel()
+    assert acked == [0]
+    assert sorted(window.unacked()) == [1, 2]
