@@ -28,6 +28,11 @@ both for its topics:
   A head that never finishes holds the commit, and the stall detector restarts the worker;
   that is a late message, never a lost one.
 
+Some offsets hold no event: the commit/abort markers of a transactional producer. aiokafka
+skips them silently, so the strict commit would wait for them forever. The guard notes every
+offset aiokafka's record unpacking passes over without delivering (``holes``) and counts
+those as done.
+
 Faust still drops events on a few more paths around a rebalance (fetched after the seek
 but dispatched while flow control was suspended, or stamped with the old generation), and
 then nothing reads them again until the next rebalance: the commit waits for an event that
@@ -38,10 +43,11 @@ while later ones are done, for ``REPAIR_AFTER`` seconds) and reads it again from
 from __future__ import annotations
 
 import weakref
-from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections import Counter, defaultdict, deque
+from collections.abc import Iterable, Iterator
 from typing import Any
 
+from aiokafka.consumer.fetcher import PartitionRecords
 from faust.transport.consumer import Consumer
 from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
 from mode import get_logger
@@ -60,6 +66,9 @@ _done: weakref.WeakSet[Any] = weakref.WeakSet()
 _guarded: set[str] = set()
 _in_window: defaultdict[Any, Counter[int]] = defaultdict(Counter)  # tp -> offsets -> copies
 _missing: dict[Any, tuple[int, float]] = {}  # tp -> (offset at the commit, missing since)
+# tp -> [start, end) ranges of offsets fetched but holding no record (written by the consumer
+# thread, taken by the commit on the event loop: deque appends and pops are thread-safe)
+_holes: defaultdict[Any, deque[tuple[int, int]]] = defaultdict(deque)
 
 
 class ReadOffsets(dict[Any, Any]):
@@ -75,11 +84,18 @@ def strict_new_offset(consumer: Any, tp: Any) -> int | None:
     """The offset to commit for a guarded partition: past the acked run that starts at the last
     commit (0 when nothing is known: the seek below records the log start), or None."""
     acked: list[int] = consumer._acked[tp]
+    index: set[int] = consumer._acked_index[tp]
+    base = consumer._committed_offset[tp] or 0
+    holes = _holes.get(tp)
+    while holes:
+        start, end = holes.popleft()
+        for offset in range(max(start, base), end):  # no event there: nothing to wait for
+            if offset not in index:
+                index.add(offset)
+                acked.append(offset)
     if not acked:
         return None
     acked.sort()
-    index: set[int] = consumer._acked_index[tp]
-    base = consumer._committed_offset[tp] or 0
     stale = 0
     while stale < len(acked) and acked[stale] < base:  # committed already (a second copy)
         stale += 1
@@ -95,6 +111,24 @@ def strict_new_offset(consumer: Any, tp: Any) -> int | None:
     offset = acked[end - 1] + 1
     del acked[:end]
     return offset
+
+
+def unpack_noting_holes(original: Any) -> Any:
+    """Wrap aiokafka's ``PartitionRecords._unpack_records``: offsets of a fetch that yield no
+    record (transaction markers, aborted or compacted-away batches) are noted as holes."""
+
+    def unpack(self: Any) -> Iterator[Any]:
+        tp = self._tp
+        expected = self.next_fetch_offset  # the fetch's start: every offset from here on
+        for record in original(self):
+            if record.offset > expected and tp.topic in _guarded:
+                _holes[tp].append((expected, record.offset))
+            expected = max(expected, record.offset + 1)
+            yield record
+        if self.next_fetch_offset > expected and tp.topic in _guarded:
+            _holes[tp].append((expected, self.next_fetch_offset))  # a marker at the end
+
+    return unpack
 
 
 def mark_started(message: Any) -> None:
@@ -195,6 +229,8 @@ def install(topics: Iterable[str]) -> None:
         self._read_offset = ReadOffsets()
 
     Consumer.__init__ = init  # type: ignore[method-assign]
+
+    PartitionRecords._unpack_records = unpack_noting_holes(PartitionRecords._unpack_records)
 
     seek_to_committed = AIOKafkaConsumerThread.seek_to_committed
 

@@ -212,3 +212,37 @@ async def test_a_commit_about_to_move_or_a_moving_one_is_left_alone() -> None:
     assert await commitguard.repair(moving, now=29.0, after=30) == []
     assert await commitguard.repair(moving, now=40.0, after=30) == []
     assert moving.sought == []
+
+
+def test_offsets_without_events_are_counted_as_done() -> None:
+    commitguard._holes.clear()
+    commitguard._holes[GUARDED].extend([(10, 11), (13, 14)])  # two transaction markers
+    state = OffsetState(10, [11, 12, 14])
+    assert commitguard.strict_new_offset(state, GUARDED) == 15
+    assert not commitguard._holes[GUARDED]
+    commitguard._holes[GUARDED].append((3, 5))  # behind the commit: nothing to add
+    assert commitguard.strict_new_offset(OffsetState(15, [16]), GUARDED) is None
+
+
+class Fetched:
+    """aiokafka's PartitionRecords: a fetch from ``start`` whose batches end at ``end``."""
+
+    def __init__(self, topic: str, start: int, offsets: list[int], end: int) -> None:
+        self._tp, self.next_fetch_offset, self.offsets, self.end = TP(topic, 0), start, offsets, end
+
+    def records(self):  # type: ignore[no-untyped-def]
+        for offset in self.offsets:
+            self.next_fetch_offset = offset + 1
+            yield type("Record", (), {"offset": offset})()
+        self.next_fetch_offset = self.end
+
+
+def test_fetched_offsets_that_yield_no_record_are_noted_as_holes() -> None:
+    commitguard.install(["guarded"])
+    commitguard._holes.clear()
+    unpack = commitguard.unpack_noting_holes(Fetched.records)
+    fetched = Fetched("guarded", 100, [101, 102, 105], end=107)  # markers at 100, 103-104, 106
+    assert [r.offset for r in unpack(fetched)] == [101, 102, 105]
+    assert list(commitguard._holes[TP("guarded", 0)]) == [(100, 101), (103, 105), (106, 107)]
+    assert [r.offset for r in unpack(Fetched("free", 0, [1, 5], end=6))] == [1, 5]
+    assert TP("free", 0) not in commitguard._holes
