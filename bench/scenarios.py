@@ -499,14 +499,28 @@ def rq_run(ctx: Context, n: int, worker_kind: str) -> dict[str, Any]:
         ctx.procs.stop(server.proc)
 
 
+def _run_json(what: str, module_args: list[str], timeout: float) -> dict[str, Any]:
+    """Run ``python -m <module_args>`` from the repo; its last stdout line is a JSON result."""
+    out = subprocess.run(
+        [sys.executable, "-m", *module_args],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    if out.returncode != 0:
+        raise BenchError(f"{what} failed: {out.stderr[-2000:]}")
+    result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
+    return result
+
+
 def raw_http_run(ctx: Context, n: int) -> dict[str, Any]:
     """The raw limit: a bare aiohttp loop, same concurrency, same stub, no Kafka."""
     stub = ctx.stub
     stub.reset()
-    out = subprocess.run(
+    own = _run_json(
+        "raw aiohttp loop",
         [
-            sys.executable,
-            "-m",
             "bench.rawloop",
             "--url",
             stub.url,
@@ -515,14 +529,8 @@ def raw_http_run(ctx: Context, n: int) -> dict[str, Any]:
             "--concurrency",
             str(ctx.max_in_flight),
         ],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
         timeout=max(120, n / 20),
     )
-    if out.returncode != 0:
-        raise BenchError(f"raw aiohttp loop failed: {out.stderr[-2000:]}")
-    own = json.loads(out.stdout.strip().splitlines()[-1])
     stats = stub.stats(full=True)
     arrivals = [a / 1e9 for a in stats["arrivals_ns"]]
     return run_result(
@@ -643,10 +651,9 @@ def _p2_fusion(ctx: Context, ts: TopicSet, n: int) -> dict[str, Any]:
 
 
 def _p2_raw(ctx: Context, ts: TopicSet, n: int) -> dict[str, Any]:
-    out = subprocess.run(
+    own = _run_json(
+        "bare aiokafka loop",
         [
-            sys.executable,
-            "-m",
             "bench.rawkafka",
             "--bootstrap",
             bootstrap(),
@@ -657,14 +664,8 @@ def _p2_raw(ctx: Context, ts: TopicSet, n: int) -> dict[str, Any]:
             "--n",
             str(n),
         ],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
         timeout=max(120, n / 100),
     )
-    if out.returncode != 0:
-        raise BenchError(f"bare aiokafka loop failed: {out.stderr[-2000:]}")
-    own = json.loads(out.stdout.strip().splitlines()[-1])
     rate = round(own["n"] / own["wall_s"], 1) if own["wall_s"] else None
     return {
         "status": "ok",
