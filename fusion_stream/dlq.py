@@ -324,8 +324,7 @@ def replay_headers(letter: DeadLetter) -> list[tuple[str, bytes]]:
     """The original headers without the retry history and DLQ context, plus
     ``fusion.replayed-from: <dlq topic>:<partition>:<offset>``."""
     kept = [(k, v) for k, v in letter.headers if k not in STRIPPED]
-    origin = f"{letter.topic}:{letter.partition}:{letter.offset}"
-    return [*kept, (h.REPLAYED, origin.encode())]
+    return [*kept, (h.REPLAYED, h.replay_origin(letter.topic, letter.partition, letter.offset))]
 
 
 @dataclass(frozen=True)

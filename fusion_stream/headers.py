@@ -39,6 +39,21 @@ CONNECT = {
 }
 
 
+def replay_origin(topic: str, partition: int, offset: int) -> bytes:
+    """The value of ``REPLAYED``: the dead letter a replayed copy came from."""
+    return f"{topic}:{partition}:{offset}".encode()
+
+
+def replayed_from(headers: Mapping[str, bytes]) -> tuple[str, int] | None:
+    """(DLQ topic, partition) of a replayed copy's dead letter, from ``REPLAYED``; None if
+    absent or garbled."""
+    value = text(headers, REPLAYED)
+    parts = value.rsplit(":", 2) if value else []
+    if len(parts) != 3 or not parts[0] or not parts[1].isdigit():
+        return None
+    return parts[0], int(parts[1])
+
+
 def text(headers: Mapping[str, bytes], name: str, default: str | None = None) -> str | None:
     value = headers.get(name)
     return value.decode("utf-8", "replace") if value is not None else default

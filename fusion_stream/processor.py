@@ -103,18 +103,6 @@ def is_replay(headers: Mapping[str, bytes]) -> bool:
     return h.REPLAYED in headers
 
 
-def replayed_from(headers: Mapping[str, bytes]) -> tuple[str, int] | None:
-    """The dead letter a replayed copy came from: (DLQ topic, partition), from the header
-    ``fusion.replayed-from: <dlq topic>:<partition>:<offset>``; None if absent or garbled."""
-    value = h.text(headers, h.REPLAYED)
-    if not value:
-        return None
-    parts = value.rsplit(":", 2)
-    if len(parts) != 3 or not parts[0] or not parts[1].isdigit():
-        return None
-    return parts[0], int(parts[1])
-
-
 class ChannelProcessor:
     """Processes the records of one channel topic (and its retries).
 
@@ -501,7 +489,7 @@ class ChannelProcessor:
         tombstone its dead letter, so the DLQ's compaction drops it and the compaction agent
         drops it from its index. Only replays can reach ``sent`` after a dead letter (the
         ledger settles dead jobs), so no other outcome needs a look."""
-        origin = replayed_from(record.headers)
+        origin = h.replayed_from(record.headers)
         if origin is None or not job_id:
             return
         dlq, partition = origin

@@ -281,9 +281,8 @@ async def test_a_garbled_replay_header_resolves_nothing(header: bytes) -> None:
     assert [r.topic for r in publisher.records] == ["t.outcomes"]
 
 
-def test_replayed_from_reads_topic_and_partition() -> None:
-    from fusion_stream.processor import replayed_from
-
-    assert replayed_from({h.REPLAYED: b"fusion.sms.dlq:4:1234"}) == ("fusion.sms.dlq", 4)
-    assert replayed_from({h.REPLAYED: b"a:b.dlq:0:1"}) == ("a:b.dlq", 0)
-    assert replayed_from({}) is None
+def test_the_replay_header_reads_back_what_dlq_replay_writes() -> None:
+    origin = h.replay_origin("fusion.sms.dlq", 4, 1234)
+    assert h.replayed_from({h.REPLAYED: origin}) == ("fusion.sms.dlq", 4)
+    assert h.replayed_from({h.REPLAYED: b"a:b.dlq:0:1"}) == ("a:b.dlq", 0)
+    assert h.replayed_from({}) is None
